@@ -1,0 +1,34 @@
+# `make run` and `make test` set everything up on a fresh machine: .venv, torch (the CPU
+# build pip finds on this machine's disk, installed before anything that depends on it),
+# the package and its dev tools.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: install run test lint index
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	@test -f .index/chroma.sqlite3 || $(BIN)/assistant ingest
+
+run: index
+	$(BIN)/assistant chat
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests

@@ -1,0 +1,169 @@
+"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat.
+
+Heavy libraries (torch, chromadb, llama-index) are imported inside the commands, so
+`assistant --help` stays fast. Every `AssistantError` becomes one line on stderr and its
+exit code (2 bad input, 3 no index yet, 1 other failures); no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import AssistantError, InputError
+
+
+def _settings(**overrides: Any):
+    from .settings import Settings
+
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def clean_errors(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except AssistantError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as error:  # last resort: one line, never a traceback
+            click.echo(f"error: unexpected {error.__class__.__name__}: {error}", err=True)
+            sys.exit(1)
+    return wrapper
+
+
+index_option = click.option("--index", "index", type=click.Path(path_type=Path), default=None,
+                            help="index folder (default $ASSISTANT_INDEX or .index/)")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hiring-assistant")
+def main() -> None:
+    """Answers recruiters' questions from the hiring guides in corpus/."""
+
+
+@main.command()
+@click.option("--corpus", type=click.Path(path_type=Path), default=None,
+              help="guides folder (default $ASSISTANT_CORPUS or corpus/)")
+@index_option
+@clean_errors
+def ingest(corpus: Path | None, index: Path | None) -> None:
+    """Build or update the index from the corpus folder."""
+    from tqdm import tqdm
+
+    from .corpus import guide_paths
+    from .embeddings import default_embedder
+    from .index import ingest as run_ingest
+
+    settings = _settings(corpus=corpus, index=index)
+    if not settings.corpus.is_dir():
+        raise InputError(f"corpus folder {settings.corpus} does not exist")
+    total = len(guide_paths(settings.corpus))
+    with tqdm(total=total, unit="guide", file=sys.stderr, disable=None, desc="ingest") as bar:
+        report = run_ingest(settings, default_embedder(settings), progress=bar.update)
+    for error in report.errors:
+        click.echo(f"skipped {error}", err=True)
+    click.echo(report.summary())
+    if report.errors and report.guides == 0:
+        sys.exit(2)
+
+
+def _assistant(index: Path | None):
+    from .chat import Assistant
+
+    return Assistant(_settings(index=index))
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    click.echo(answer.answer)
+    for source in answer.sources:
+        click.echo(f"  source: {source.title} › {source.section} ({source.file})")
+
+
+def _read_batch(handle) -> list[dict]:
+    requests = []
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"batch line {number}: not valid JSON ({error.msg})") from None
+        if not isinstance(request, dict) or not isinstance(request.get("question"), str):
+            raise InputError(f'batch line {number}: expected {{"question": str, "history": [...]}}')
+        requests.append({"line": number, "question": request["question"],
+                         "history": request.get("history") or []})
+    return requests
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--batch", type=click.File("r", encoding="utf-8"), default=None,
+              help="JSON lines file ('-' for stdin): one {question, history} per line")
+@click.option("--json", "as_json", is_flag=True, help="print the answer object as JSON")
+@index_option
+@clean_errors
+def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
+    """Answer one QUESTION, or every line of a --batch file."""
+    if (question is None) == (batch is None):
+        raise InputError("give either a QUESTION or --batch FILE, not both or neither")
+    if batch is None:
+        from .chat import validate_question
+        from .settings import Settings
+
+        validate_question(question, Settings())  # bad input fails before the model loads
+        _print_answer(_assistant(index).ask(question), as_json)
+        return
+    try:
+        requests = _read_batch(batch)
+    except UnicodeDecodeError:
+        raise InputError("the batch file is not UTF-8 text") from None
+    assistant = _assistant(index)
+    answers = []
+    for request in requests:  # all answered before any is printed: no half-written output
+        try:
+            answers.append(assistant.ask(request["question"], request["history"]))
+        except InputError as error:
+            raise InputError(f"batch line {request['line']}: {error}") from None
+    for answer in answers:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+
+
+@main.command()
+@index_option
+@clean_errors
+def chat(index: Path | None) -> None:
+    """Talk to the assistant in the terminal (follow-up questions keep their context)."""
+    assistant = _assistant(index)
+    history: list[dict] = []
+    click.echo("Ask about hiring in the guides' cities; 'quit' or Ctrl-D to leave.")
+    while True:
+        try:
+            question = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+        except (EOFError, click.exceptions.Abort):
+            click.echo()
+            return
+        if question.strip().lower() in ("quit", "exit", ":q"):
+            return
+        if not question.strip():
+            continue
+        try:
+            answer = assistant.ask(question, history)
+        except InputError as error:
+            click.echo(f"error: {error}", err=True)
+            continue
+        _print_answer(answer, as_json=False)
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": answer.answer}]

@@ -1,0 +1,274 @@
+"""The Chroma index: two collections, the ingest that keeps them in step with `corpus/`, and
+the lock that keeps two ingests apart.
+
+This is the only file that names chromadb. `chunks` holds one record per chunk (written and
+read through llama-index's `ChromaVectorStore`), `guides` one record per guide: its parsed
+form as JSON and the digest of its file. A guide's record is written after its chunks, so a
+guide whose record is missing or stale is simply ingested again on the next run: killing an
+ingest at any moment loses nothing. Embeddings are always computed by our own embedder and
+passed in; Chroma's default embedding function (which downloads a model) is never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from llama_index.core.schema import MetadataMode, TextNode
+
+from .chunks import guide_nodes
+from .corpus import Guide, load_corpus
+from .errors import CorpusError, IndexUnavailableError, IngestLockedError, NoIndexError
+from .settings import Settings
+
+# Bump when parsing or chunking changes what a guide's chunks are: every guide re-ingests.
+INDEX_FORMAT = "3"
+# Embedding batches span guides so the model sees full batches on a large corpus.
+WRITE_GROUP_CHUNKS = 512
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def chroma_client(settings: Settings, create: bool = False) -> Any:
+    """A Chroma client: HTTP when ASSISTANT_CHROMA_URL is set, else embedded on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise IndexUnavailableError(
+                f"ASSISTANT_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}"
+            )
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https", settings=chroma_settings,
+            )
+        except Exception as error:  # chromadb raises several kinds for a dead server
+            raise IndexUnavailableError(
+                f"cannot reach the Chroma server at {settings.chroma_url} ({_reason(error)})"
+            ) from None
+    if not create and not (settings.index / "chroma.sqlite3").exists():
+        raise NoIndexError(
+            f"no index at {settings.index}/ yet: run `assistant ingest` first"
+        )
+    settings.index.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.index), settings=chroma_settings)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return (text or error.__class__.__name__)[:160]
+
+
+@contextlib.contextmanager
+def server_errors(settings: Settings) -> Iterator[None]:
+    """Turn a Chroma server's connection failures into one clear `IndexUnavailableError`."""
+    try:
+        yield
+    except (NoIndexError, IngestLockedError, CorpusError):
+        raise
+    except Exception as error:
+        if not settings.chroma_url:
+            raise
+        raise IndexUnavailableError(
+            f"lost the Chroma server at {settings.chroma_url} ({_reason(error)})"
+        ) from None
+
+
+@dataclass
+class IngestReport:
+    guides: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    removed_guides: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def writes(self) -> int:
+        return self.added + self.updated + self.deleted
+
+    def summary(self) -> str:
+        line = (f"{self.guides} guides; chunks: {self.added} added, {self.updated} updated, "
+                f"{self.deleted} deleted, {self.unchanged} unchanged; {self.seconds:.2f} s")
+        if self.errors:
+            line += f"; {len(self.errors)} file(s) skipped"
+        return line
+
+
+class Store:
+    """The two Chroma collections behind one object; `client` is the test seam."""
+
+    def __init__(self, settings: Settings, client: Any = None, create: bool = False) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.settings = settings
+        with server_errors(settings):
+            self.client = client if client is not None else chroma_client(settings, create=create)
+            names = (f"{settings.collection_prefix}_chunks", f"{settings.collection_prefix}_guides")
+            if create:
+                get = self.client.get_or_create_collection
+            else:
+                existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+                if not set(names) <= existing:
+                    raise NoIndexError(
+                        f"no index in {settings.chroma_url or str(settings.index) + '/'} yet: "
+                        "run `assistant ingest` first"
+                    )
+                get = self.client.get_collection
+            cosine = {"hnsw:space": "cosine"}
+            self.chunks = get(names[0], embedding_function=None, metadata=cosine) if create \
+                else get(names[0], embedding_function=None)
+            self.guides = get(names[1], embedding_function=None, metadata=cosine) if create \
+                else get(names[1], embedding_function=None)
+        self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
+
+    def guide_digests(self) -> dict[str, tuple[str, int]]:
+        records = self.guides.get(include=["metadatas"])
+        return {gid: (meta["digest"], int(meta["chunks"]))
+                for gid, meta in zip(records["ids"], records["metadatas"])}
+
+    def load_guides(self) -> list[Guide]:
+        with server_errors(self.settings):
+            records = self.guides.get(include=["documents"])
+        guides = [Guide.from_dict(json.loads(doc)) for doc in records["documents"]]
+        return sorted(guides, key=lambda guide: guide.key)
+
+    def chunk_digests(self, guide_key: str) -> dict[str, str]:
+        records = self.chunks.get(where={"guide": guide_key}, include=["metadatas"])
+        return {cid: meta.get("digest", "") for cid, meta in zip(records["ids"], records["metadatas"])}
+
+    def count(self) -> int:
+        with server_errors(self.settings):
+            return self.guides.count()
+
+
+@contextlib.contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """An exclusive, non-blocking lock; the kernel releases it if the holder is killed."""
+    if settings.chroma_url:
+        tag = hashlib.sha256(settings.chroma_url.encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"assistant-ingest-{tag}.lock"
+    else:
+        settings.index.mkdir(parents=True, exist_ok=True)
+        path = settings.index / ".ingest.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestLockedError(
+                f"another ingest is running on {settings.chroma_url or settings.index} "
+                f"(lock {path}); wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _record_digest(guide: Guide) -> str:
+    return f"{INDEX_FORMAT}:{guide.digest}"
+
+
+def ingest(settings: Settings, embedder: Any, client: Any = None,
+           progress: Callable[[int], Any] | None = None) -> IngestReport:
+    """Bring the index in step with the corpus folder; see the module docstring."""
+    started = time.perf_counter()
+    guides, errors = load_corpus(settings.corpus)
+    report = IngestReport(guides=len(guides), errors=[str(error) for error in errors])
+    failed_keys = {error.key for error in errors if error.key}
+    if not guides and not errors:
+        raise CorpusError(f"corpus folder {settings.corpus} holds no .txt or .md guides")
+    with ingest_lock(settings), server_errors(settings):
+        store = Store(settings, client=client, create=True)
+        known = store.guide_digests()
+        pending: list[tuple[Guide, list[TextNode], dict[str, str]]] = []
+        pending_chunks = 0
+        for guide in guides:
+            recorded = known.get(guide.key)
+            if recorded and recorded[0] == _record_digest(guide):
+                report.unchanged += recorded[1]
+            else:
+                nodes = guide_nodes(guide)
+                pending.append((guide, nodes, store.chunk_digests(guide.key)))
+                pending_chunks += len(nodes)
+                if pending_chunks >= WRITE_GROUP_CHUNKS:
+                    _write(store, embedder, pending, report)
+                    pending, pending_chunks = [], 0
+            if progress:
+                progress(1)
+        _write(store, embedder, pending, report)
+        keep = {guide.key for guide in guides} | failed_keys
+        for key in sorted(set(known) - keep):
+            report.deleted += len(store.chunk_digests(key))
+            store.chunks.delete(where={"guide": key})
+            store.guides.delete(ids=[key])
+            report.removed_guides += 1
+        # Chunks of a guide whose record never got written (killed mid-ingest) and whose
+        # file has gone since.
+        orphans = store.chunks.get(where={"guide": {"$nin": sorted(keep)}}, include=[])["ids"] \
+            if keep else store.chunks.get(include=[])["ids"]
+        if orphans:
+            store.chunks.delete(ids=orphans)
+            report.deleted += len(orphans)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(store: Store, embedder: Any,
+           pending: list[tuple[Guide, list[TextNode], dict[str, str]]],
+           report: IngestReport) -> None:
+    if not pending:
+        return
+    to_embed: list[TextNode] = []
+    to_delete: list[str] = []
+    for _guide, nodes, old in pending:
+        new_ids = {node.node_id for node in nodes}
+        for node in nodes:
+            previous = old.get(node.node_id)
+            if previous == node.metadata["digest"]:
+                report.unchanged += 1
+                continue
+            to_embed.append(node)
+            if previous is None:
+                report.added += 1
+            else:
+                report.updated += 1
+                to_delete.append(node.node_id)
+        stale = [cid for cid in old if cid not in new_ids]
+        report.deleted += len(stale)
+        to_delete.extend(stale)
+    titles = [guide.title for guide, _nodes, _old in pending]
+    vectors = embedder.get_text_embedding_batch(
+        [node.get_content(metadata_mode=MetadataMode.EMBED) for node in to_embed] + titles
+    )
+    for node, vector in zip(to_embed, vectors):
+        node.embedding = vector
+    if to_delete:
+        store.vector_store.delete_nodes(node_ids=to_delete)
+    if to_embed:
+        store.vector_store.add(to_embed)
+    # Last: a guide's record says "done"; until it is written the guide counts as changed.
+    store.guides.upsert(
+        ids=[guide.key for guide, _n, _o in pending],
+        embeddings=vectors[len(to_embed):],
+        documents=[json.dumps(guide.to_dict(), ensure_ascii=False) for guide, _n, _o in pending],
+        metadatas=[{"digest": _record_digest(guide), "chunks": len(nodes), "title": guide.title,
+                    "role": guide.role, "city": guide.city or "", "country": guide.country}
+                   for guide, nodes, _o in pending],
+    )

@@ -1,0 +1,45 @@
+"""All configuration of the assistant, read once from `ASSISTANT_*` environment variables.
+
+Build one `Settings` at the edge (CLI, server, tests) and pass it down; no module reads the
+environment on its own. This file does not validate the corpus or the index: those fail
+later with their own errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+from typing import Annotated
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    corpus: Path = Path("corpus")
+    index: Path = Path(".index")
+    chroma_url: str | None = Field(
+        default=None, description="http://host:port of a Chroma server; unset = embedded"
+    )
+    collection_prefix: str = "assistant"
+    embed_model_path: Path | None = Field(
+        default=None, description="a sentence-transformers model folder; unset = packaged"
+    )
+    embed_batch_size: int = 64
+    retrieve_top_k: int = 8
+    max_question_chars: int = 2000
+    max_history_turns: int = 20
+    host: str = "127.0.0.1"
+    port: int = 7860
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rate_limit_per_minute: int = 60
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # A comma-separated env var is easier to write than JSON in a shell or CI file.
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value

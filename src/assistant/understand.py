@@ -1,0 +1,261 @@
+"""A question (plus the conversation so far) -> `Query`: the slots the answer is built from.
+
+Slots: places, roles, seniority levels, topics, language, small-talk kind, whether a
+comparison is asked, and the content words left over (used to check that a quoted sentence
+really is about the question). Follow-ups inherit the slots they omit from earlier user
+turns. No model is involved: this is vocabulary matching with typo tolerance, so the same
+question always gives the same slots. Choosing guides from the slots is `catalogue.py`'s job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from .vocab import (
+    COUNTRY,
+    COUNTRY_ALIASES,
+    FOREIGN_PLACES,
+    HEAD_CLASS,
+    KNOWN_ROLES,
+    LEVEL_ORDER,
+    LEVELS,
+    PLACES,
+    TOPIC_ORDER,
+    TOPIC_TRIGGERS,
+    VAGUE_MODIFIERS,
+    correct_typos,
+    detect_language,
+    fold_role_spellings,
+    normalize,
+    singular,
+    words,
+)
+
+STRUCTURED_TOPICS = ("salary", "employers", "hubs", "universities", "skills", "tools", "career")
+
+SMALLTALK = {
+    "greeting": re.compile(
+        r"^(hi|hello|hey|hiya|yo|hallo|dag|goeiedag|goedemorgen|goedemiddag|bonjour|bonsoir|"
+        r"salut|good (morning|afternoon|evening)|greetings)( there| assistant| team)?\W*$"),
+    "thanks": re.compile(
+        r"^(thanks|thank you|thx|ty|cheers|great thanks|ok thanks|bedankt|dank je|dank je wel|"
+        r"dank u|dank u wel|merci|merci beaucoup|super merci)( (a lot|so much|very much))?\W*$"),
+    "help": re.compile(
+        r"^(help|\?|what can you do|what do you know|what can i ask( you)?|what do you cover|"
+        r"which guides do you have|what guides (are there|do you have)|how does this work|"
+        r"who are you|wat kan je( doen)?|wat kun je( doen)?|hulp|que peux tu faire|"
+        r"que sais tu faire|aide|de quoi parles tu)\W*$"),
+}
+INJECTION = re.compile(
+    r"ignore (all |any |your |the |previous |prior |above )+(instructions|rules|prompts?)|"
+    r"disregard (all |your |the |previous )+|system prompt|you are now|pretend (to be|you)|"
+    r"act as|new instructions|override|jailbreak|negeer (alle |je )?instructies|"
+    r"ignore(z)? (toutes )?(les |tes |vos )?instructions", re.IGNORECASE)
+COMPARE = re.compile(
+    r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
+    r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
+FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
+CAPITALISED_PLACE = re.compile(
+    r"\b(?:in|near|around|à|te|rond|autour de)\s+([A-Z][a-zà-ÿ]+(?:[- ][A-Z][a-zà-ÿ]+)?)")
+NOT_PLACES = {"english", "dutch", "french", "german", "flemish", "java", "python", "go",
+              "rust", "react", "kotlin", "swift", "january", "february", "march", "april",
+              "may", "june", "july", "august", "september", "october", "november",
+              "december", "total", "general", "short", "detail", "euros", "euro", "q1", "q2",
+              "q3", "q4", "tech", "it", "belgian", "addition", "practice", "fact"}
+STOPWORDS = set("""
+a an the and or but if of in on at to for from by with about as is are was were be been do
+does did doing have has had what which who whom whose where when why how much many any some
+this that these those there here it its i me my we our you your they them their he she can
+could would should will shall may might must please tell give show list know want need get
+find looking look let us like more most best good typical typically usually average around
+per each also just only really very so than then into out up down over under again such
+de het een en van voor in op te met wat welke wie waar hoe hoeveel is zijn er ook dan bij
+le la les un une des du et ou en dans pour avec quel quelle quels quelles qui est sont au aux
+ce cette ces que quoi combien
+""".split())
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    lang: str = "en"
+    topics: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # canonical names; "Belgium" for the whole country
+    unknown_places: tuple[str, ...] = ()  # named places no guide can cover
+    roles: tuple[str, ...] = ()  # role names as the guides write them
+    unknown_roles: tuple[str, ...] = ()  # roles recognised but not in any guide
+    levels: tuple[str, ...] = ()
+    smalltalk: str | None = None
+    compare: bool = False
+    injection: bool = False
+    terms: tuple[str, ...] = field(default=(), compare=False)
+    followup: bool = False
+
+    @property
+    def has_slots(self) -> bool:
+        return bool(self.topics or self.places or self.unknown_places or self.roles
+                    or self.unknown_roles or self.levels)
+
+    @property
+    def main_topics(self) -> tuple[str, ...]:
+        structured = tuple(t for t in self.topics if t in STRUCTURED_TOPICS)
+        return structured or self.topics[:1]
+
+
+@dataclass(frozen=True)
+class RoleForm:
+    name: str
+    distinct: tuple[str, ...]
+    head: str | None
+    known: bool  # True when a guide covers it
+
+
+class Vocabulary:
+    """The matching vocabulary for one set of indexed roles (built once per catalogue)."""
+
+    def __init__(self, corpus_roles: list[str]) -> None:
+        covered = {normalize(role) for role in corpus_roles}
+        names = list(dict.fromkeys([*corpus_roles,
+                                    *(r for r in KNOWN_ROLES if normalize(r) not in covered)]))
+        self.roles = [self._role_form(name, normalize(name) in covered) for name in names]
+        self.place_aliases = sorted(
+            [(alias, city) for city, aliases in PLACES.items() for alias in aliases]
+            + [(alias, COUNTRY) for alias in COUNTRY_ALIASES],
+            key=lambda pair: -len(pair[0]),
+        )
+        vocabulary = {alias for alias, _ in self.place_aliases if " " not in alias}
+        vocabulary |= {s for spellings in LEVELS.values() for s in spellings if " " not in s}
+        vocabulary |= {t for triggers in TOPIC_TRIGGERS.values() for t in triggers if " " not in t}
+        vocabulary |= {w for form in self.roles for w in form.distinct}
+        vocabulary |= set(HEAD_CLASS)
+        self.vocabulary = vocabulary
+
+    @staticmethod
+    def _role_form(name: str, known: bool) -> RoleForm:
+        tokens = [singular(w) for w in words(fold_role_spellings(normalize(name)))]
+        head = HEAD_CLASS.get(tokens[-1]) if tokens else None
+        distinct = tuple(tokens[:-1] if head else tokens)
+        return RoleForm(name, distinct or tuple(tokens), head, known)
+
+    def match_roles(self, tokens: list[str]) -> list[RoleForm]:
+        found: list[tuple[int, int, RoleForm]] = []
+        for form in self.roles:
+            n = len(form.distinct)
+            for i in range(len(tokens) - n + 1):
+                if tuple(tokens[i:i + n]) != form.distinct:
+                    continue
+                window = tokens[max(0, i - 2):i] + tokens[i + n:i + n + 2]
+                has_head = form.head is not None and any(HEAD_CLASS.get(w) == form.head
+                                                         for w in window)
+                vague = all(w in VAGUE_MODIFIERS for w in form.distinct)
+                if has_head or (not vague and form.head != "scientist"):
+                    found.append((i, i + n, form))
+        # A longer match hides a shorter one inside it ("data scientist" over "data").
+        kept = [m for m in found if not any(o is not m and o[0] <= m[0] and m[1] <= o[1]
+                                            and o[1] - o[0] > m[1] - m[0] for o in found)]
+        return list(dict.fromkeys(form for _, _, form in sorted(kept, key=lambda m: m[0])))
+
+
+@lru_cache(maxsize=16)
+def vocabulary_for(corpus_roles: tuple[str, ...]) -> Vocabulary:
+    return Vocabulary(list(corpus_roles))
+
+
+def _find_phrases(text: str, phrases) -> list[tuple[int, str]]:
+    hits = []
+    for phrase in phrases:
+        for match in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
+            hits.append((match.start(), phrase))
+    return hits
+
+
+def parse(text: str, vocabulary: Vocabulary) -> Query:
+    """Slots of one message, without any conversation context."""
+    lang = detect_language(text)
+    folded = fold_role_spellings(normalize(text))
+    raw_tokens = words(folded)
+    tokens = correct_typos(raw_tokens, vocabulary.vocabulary)
+    corrected = " ".join(tokens)
+    singular_tokens = [singular(t) for t in tokens]
+
+    smalltalk = next((kind for kind, pattern in SMALLTALK.items()
+                      if pattern.match(normalize(text))), None)
+
+    places: list[str] = []
+    taken = corrected
+    for alias, place in vocabulary.place_aliases:
+        for start, _ in _find_phrases(taken, [alias]):
+            places.append((start, place))
+        taken = re.sub(rf"(?<![a-z0-9]){re.escape(alias)}(?![a-z0-9])", " " * len(alias), taken)
+    ordered_places = tuple(dict.fromkeys(place for _, place in sorted(places)))
+    unknown = [p for _, p in sorted(_find_phrases(corrected, FOREIGN_PLACES))]
+    for candidate in CAPITALISED_PLACE.findall(text):
+        key = normalize(candidate)
+        if (key not in NOT_PLACES and key not in vocabulary.vocabulary
+                and not any(key == alias for alias, _ in vocabulary.place_aliases)
+                and not any(key in form.distinct for form in vocabulary.roles)):
+            unknown.append(key)
+    unknown_places = tuple(dict.fromkeys(p.title() for p in unknown))
+
+    roles = vocabulary.match_roles(singular_tokens)
+    levels = sorted({level for level, spellings in LEVELS.items()
+                     if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
+    topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
+                     if _find_phrases(corrected, triggers)}, key=TOPIC_ORDER.index)
+
+    slot_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
+    slot_words |= {w for form in vocabulary.roles for w in form.distinct} | set(HEAD_CLASS)
+    slot_words |= {w for spellings in LEVELS.values() for s in spellings for w in s.split()}
+    terms = tuple(dict.fromkeys(t for t in tokens if t not in STOPWORDS and t not in slot_words
+                                and len(t) > 1 and not t.isdigit()))
+    return Query(
+        text=text, lang=lang, topics=tuple(topics), places=ordered_places,
+        unknown_places=unknown_places,
+        roles=tuple(f.name for f in roles if f.known),
+        unknown_roles=tuple(f.name for f in roles if not f.known),
+        levels=tuple(levels), smalltalk=None if (topics or places or roles) else smalltalk,
+        compare=bool(COMPARE.search(corrected)) and (len(ordered_places) > 1 or len(roles) > 1
+                                                     or len(levels) > 1),
+        injection=bool(INJECTION.search(normalize(text))), terms=terms,
+    )
+
+
+def merge(query: Query, context: Query | None) -> Query:
+    """Fill the slots a follow-up omits from the conversation's running `context`."""
+    if context is None or query.smalltalk or not query.has_slots:
+        return query
+    compare_followup = bool(FOLLOWUP_COMPARE.search(normalize(query.text)))
+    named_place = bool(query.places or query.unknown_places)
+    named_role = bool(query.roles or query.unknown_roles)
+    if query.topics and named_place and named_role and not compare_followup:
+        return query
+    places, unknown_places = query.places, query.unknown_places
+    if not named_place:
+        places, unknown_places = context.places, context.unknown_places
+    elif compare_followup and context.places:
+        places = tuple(dict.fromkeys([*context.places, *places]))
+    roles, unknown_roles = query.roles, query.unknown_roles
+    if not named_role:
+        roles, unknown_roles = context.roles, context.unknown_roles
+    topics = query.topics or context.topics
+    elliptical = not (query.topics and named_place)
+    levels = query.levels or (context.levels if elliptical and topics == context.topics else ())
+    return replace(
+        query, places=places, unknown_places=unknown_places, roles=roles,
+        unknown_roles=unknown_roles, topics=topics, levels=levels,
+        compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
+        terms=query.terms or context.terms, followup=True,
+    )
+
+
+def understand(question: str, history: list[dict], vocabulary: Vocabulary) -> Query:
+    """Slots of `question` in the context of the earlier user turns of `history`."""
+    context: Query | None = None
+    for turn in history:
+        if turn.get("role") == "user" and isinstance(turn.get("content"), str):
+            parsed = parse(turn["content"], vocabulary)
+            if parsed.has_slots:
+                context = merge(parsed, context)
+    return merge(parse(question, vocabulary), context)

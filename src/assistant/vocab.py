@@ -1,0 +1,318 @@
+"""The words the assistant recognises: places, seniority levels, role nouns, topics, languages.
+
+Everything is matched on `normalize()`d text (lower case, no accents, hyphens as spaces), so
+"Liège", "liege" and "LIEGE" are one word. This module only holds vocabulary and the small
+string helpers that use it; turning a question into slots happens in `understand.py`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+
+
+def normalize(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = re.sub(r"[-_/]", " ", stripped)
+    stripped = stripped.replace("'", " ").replace("’", " ")
+    return re.sub(r"\s+", " ", stripped).strip()
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(normalize(text))
+
+
+def singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+# Canonical English name -> every spelling seen in the three languages. Longer aliases are
+# matched first so that "Louvain-la-Neuve" is not read as Leuven.
+PLACES: dict[str, tuple[str, ...]] = {
+    "Leuven": ("leuven", "louvain"),
+    "Brussels": ("brussels", "brussel", "bruxelles", "brussles"),
+    "Ghent": ("ghent", "gent", "gand"),
+    "Antwerp": ("antwerp", "antwerpen", "anvers"),
+    "Bruges": ("bruges", "brugge"),
+    "Mechelen": ("mechelen", "malines"),
+    "Liège": ("liege", "luik", "luttich"),
+    "Namur": ("namur", "namen"),
+    "Hasselt": ("hasselt",),
+    "Charleroi": ("charleroi",),
+    "Kortrijk": ("kortrijk", "courtrai"),
+    "Mons": ("mons",),
+    "Ostend": ("ostend", "oostende", "ostende"),
+    "Aalst": ("aalst", "alost"),
+    "Genk": ("genk",),
+    "Louvain-la-Neuve": ("louvain la neuve", "lln"),
+    "Wavre": ("wavre", "waver"),
+    "Sint-Niklaas": ("sint niklaas", "saint nicolas"),
+    "Roeselare": ("roeselare", "roulers"),
+    "Turnhout": ("turnhout",),
+    "Arlon": ("arlon", "aarlen"),
+}
+
+COUNTRY = "Belgium"
+COUNTRY_ALIASES = ("belgium", "belgie", "belgique", "belgien", "belgian")
+
+# Localised display names for answers in Dutch and French.
+PLACE_NAMES = {
+    "nl": {"Brussels": "Brussel", "Ghent": "Gent", "Antwerp": "Antwerpen", "Bruges": "Brugge",
+           "Liège": "Luik", "Namur": "Namen", "Ostend": "Oostende", "Belgium": "België"},
+    "fr": {"Leuven": "Louvain", "Ghent": "Gand", "Antwerp": "Anvers", "Mechelen": "Malines",
+           "Kortrijk": "Courtrai", "Ostend": "Ostende", "Aalst": "Alost", "Belgium": "Belgique"},
+}
+
+# Places outside Belgium that recruiters mention; the guides never cover them.
+FOREIGN_PLACES = (
+    "amsterdam", "rotterdam", "utrecht", "eindhoven", "maastricht", "the hague", "paris",
+    "lille", "lyon", "london", "berlin", "munich", "cologne", "aachen", "frankfurt",
+    "luxembourg", "dublin", "madrid", "barcelona", "lisbon", "milan", "rome", "zurich",
+    "geneva", "vienna", "prague", "warsaw", "stockholm", "copenhagen", "oslo", "helsinki",
+    "new york", "san francisco", "tokyo", "singapore", "netherlands", "france", "germany",
+    "europe", "usa", "uk",
+)
+
+# Seniority: canonical level -> spellings. "lead" is its own level (DESIGN §1).
+LEVELS: dict[str, tuple[str, ...]] = {
+    "junior": ("junior", "juniors", "jr", "entry level", "starter", "starters",
+               "beginner", "beginners", "graduate", "debutant", "debutants", "beginnend"),
+    "mid": ("mid level", "mid", "medior", "mediors", "intermediate", "regular",
+            "confirme", "confirmes", "intermediaire", "intermediaires", "mid career",
+            "mid senior"),
+    "senior": ("senior", "seniors", "sr", "experienced", "experimente", "experimentes",
+               "ervaren"),
+    "lead": ("lead", "leads", "tech lead", "team lead", "lead developer"),
+    "principal": ("principal", "staff engineer", "architect", "architects"),
+}
+LEVEL_ORDER = ("junior", "mid", "senior", "lead", "principal")
+
+
+def level_of_label(label: str) -> set[str]:
+    """Which canonical levels a salary-table row label stands for ("Senior / Lead" -> both)."""
+    found: set[str] = set()
+    text = f" {normalize(label)} "
+    for level, spellings in LEVELS.items():
+        if any(f" {s} " in text for s in spellings):
+            found.add(level)
+    return found
+
+
+# Head nouns of role names, in the three languages; a role is its distinctive words plus
+# one of these classes ("backend" + developer).
+ROLE_HEADS: dict[str, tuple[str, ...]] = {
+    "developer": ("developer", "developers", "dev", "devs", "engineer", "engineers",
+                  "programmer", "programmers", "coder", "coders", "ontwikkelaar",
+                  "ontwikkelaars", "programmeur", "programmeurs", "developpeur",
+                  "developpeurs", "developpeuse", "ingenieur", "ingenieurs"),
+    "scientist": ("scientist", "scientists", "wetenschapper", "wetenschappers",
+                  "scientifique", "scientifiques"),
+    "analyst": ("analyst", "analysts", "analist", "analisten", "analyste", "analystes"),
+    "designer": ("designer", "designers", "ontwerper", "ontwerpers"),
+    "manager": ("manager", "managers", "owner", "owners", "master", "masters"),
+    "tester": ("tester", "testers"),
+    "architect": ("architect", "architects", "architecte", "architectes"),
+    "administrator": ("administrator", "administrators", "admin", "admins", "beheerder",
+                      "beheerders"),
+    "consultant": ("consultant", "consultants"),
+    "specialist": ("specialist", "specialists", "specialiste", "specialistes", "expert",
+                   "experts", "professional", "professionals"),
+}
+HEAD_CLASS = {word: head for head, spellings in ROLE_HEADS.items() for word in spellings}
+
+# Modifiers too vague to name a role without their head noun ("data" alone could be a
+# data engineer or a data scientist).
+VAGUE_MODIFIERS = {"data", "software", "it", "web", "cloud", "systems", "system", "network",
+                   "product", "project", "business", "test", "security", "machine",
+                   "learning", "solution", "solutions", "application", "ict", "tech"}
+
+# Roles recruiters ask about, beyond those the corpus happens to hold; used to notice that a
+# question is about a role the guides do not cover.
+KNOWN_ROLES = (
+    "Backend Developers", "Frontend Developers", "Full-Stack Developers", "Mobile Developers",
+    "iOS Developers", "Android Developers", "DevOps Engineers", "Site Reliability Engineers",
+    "Cloud Engineers", "Data Engineers", "Data Scientists", "Data Analysts",
+    "Machine Learning Engineers", "AI Engineers", "QA Engineers", "QA Testers",
+    "Security Engineers", "Cybersecurity Specialists", "Embedded Engineers",
+    "Firmware Engineers", "Java Developers", "Python Developers", ".NET Developers",
+    "PHP Developers", "JavaScript Developers", "React Developers", "Node.js Developers",
+    "Go Developers", "Rust Developers", "C++ Developers", "Salesforce Developers",
+    "SAP Consultants", "Game Developers", "Blockchain Developers", "Network Engineers",
+    "System Administrators", "Database Administrators", "Solution Architects",
+    "Software Architects", "Product Managers", "Project Managers", "Product Owners",
+    "Scrum Masters", "UX Designers", "UI Designers", "Business Analysts",
+    "Software Engineers", "Software Developers", "Web Developers", "IT Support Specialists",
+)
+
+# Spellings folded before role matching so that "back-end" and "back end" are "backend".
+ROLE_SPELLINGS = {
+    "back end": "backend", "front end": "frontend", "full stack": "fullstack",
+    "dev ops": "devops", "site reliability": "sre", "machine learning": "ml",
+    "artificial intelligence": "ai", "user experience": "ux", "quality assurance": "qa",
+    "node.js": "nodejs", "node js": "nodejs", ".net": "dotnet", "c++": "cpp", "c#": "csharp",
+    "cyber security": "cybersecurity",
+}
+
+
+def fold_role_spellings(normalized_text: str) -> str:
+    text = f" {normalized_text} "
+    for symbol, word in ((".net", " dotnet "), ("c++", " cpp "), ("c#", " csharp "),
+                         ("node.js", " nodejs ")):
+        text = text.replace(symbol, word)
+    for variant, canonical in ROLE_SPELLINGS.items():
+        text = text.replace(f" {variant} ", f" {canonical} ")
+    return text.strip()
+
+
+# Topics: the guide sections a question can be about, with trigger phrases (normalized).
+TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "salary": ("salary", "salaries", "salarie", "pay", "paid", "pays", "earn", "earns",
+               "earning", "earnings", "wage", "wages", "compensation", "comp", "remuneration",
+               "how much", "package", "rate", "rates", "budget", "tc", "cost to hire",
+               "salaris", "salarissen", "loon", "lonen", "verdient", "verdienen", "verdien",
+               "bruto", "salaire", "salaires", "gagne", "gagnent", "gagner", "combien",
+               "brut", "paye", "payes", "pay band", "pay range", "hoeveel verdient"),
+    "employers": ("companies", "company", "employer", "employers", "firms", "firm",
+                  "who is hiring", "who s hiring", "hiring companies", "organisations",
+                  "organizations", "bedrijven", "bedrijf", "werkgevers", "werkgever",
+                  "entreprises", "entreprise", "employeurs", "employeur", "societes",
+                  "big names", "key players", "players", "corporates", "businesses"),
+    "hubs": ("hub", "hubs", "coworking", "co working", "incubator", "incubators",
+             "accelerator", "accelerators", "innovation center", "workspace", "workspaces",
+             "werkplekken", "espace", "espaces", "incubateur", "incubateurs"),
+    "universities": ("university", "universities", "universiteit", "universiteiten",
+                     "universite", "universites", "college", "colleges", "education",
+                     "school", "schools", "graduates", "campus", "talent pipeline",
+                     "hogeschool", "hogescholen", "opleiding", "opleidingen", "onderwijs",
+                     "ecole", "ecoles", "formation", "formations", "enseignement", "studies",
+                     "academic", "academia", "grads"),
+    "skills": ("skill", "skills", "competencies", "competences", "competence",
+               "vaardigheden", "vaardigheid", "qualifications", "requirements", "must have",
+               "must haves", "profile requirements"),
+    "tools": ("tool", "tools", "tooling", "stack", "tech stack", "frameworks", "outils",
+              "technologies used", "gereedschap", "software they use"),
+    "career": ("career", "careers", "career path", "progression", "career ladder",
+               "promotion", "promotions", "loopbaan", "carriere", "evolution", "doorgroei",
+               "levels", "ladder", "growth path"),
+    "demand": ("demand", "in demand", "market", "sought", "sought after", "shortage",
+               "scarce", "scarcity", "marche", "demande", "arbeidsmarkt", "markt",
+               "gevraagd", "hard to find", "hard to hire", "competition", "trends"),
+    "why_hire": ("why hire", "why recruit", "why should", "advantage", "advantages",
+                 "benefits of hiring", "worth it", "reasons", "waarom", "pourquoi",
+                 "good place", "attractive", "why leuven", "why choose", "pros"),
+    "scene": ("tech scene", "ecosystem", "scene", "ecosysteem", "ecosysteme", "research",
+              "startups", "start ups", "innovation", "industry", "sectors", "sector"),
+    "about_role": ("what do", "what does", "responsibilities", "role description",
+                   "job description", "taken", "missions", "day to day", "what is a"),
+    "jobs": ("jobs", "job board", "vacancies", "vacancy", "openings", "vacatures",
+             "offres", "emplois", "job postings", "listings"),
+}
+# When several topics match, the first in this order is the main one.
+TOPIC_ORDER = ("salary", "employers", "hubs", "universities", "skills", "tools", "career",
+               "why_hire", "demand", "scene", "jobs", "about_role")
+
+# The section heading patterns of the site's guides, mapped to topics.
+SECTION_TOPICS: tuple[tuple[str, str], ...] = (
+    (r"salar|compensation|pay", "salary"),
+    (r"compan|employer", "employers"),
+    (r"hub|cowork", "hubs"),
+    (r"universit|education|school", "universities"),
+    (r"skill", "skills"),
+    (r"tool", "tools"),
+    (r"career", "career"),
+    (r"demand|market", "demand"),
+    (r"^why ", "why_hire"),
+    (r"scene|ecosystem", "scene"),
+    (r"^about ", "about_role"),
+    (r"^browse |jobs", "jobs"),
+)
+
+
+def section_topic(heading: str) -> str:
+    text = normalize(heading)
+    for pattern, topic in SECTION_TOPICS:
+        if re.search(pattern, text):
+            return topic
+    return "general"
+
+
+# Words that mark a language; counted, not parsed.
+LANGUAGE_MARKERS = {
+    "nl": {"wat", "hoeveel", "verdient", "verdienen", "welke", "bedrijven", "werkgevers",
+           "een", "het", "de", "van", "voor", "zijn", "universiteiten", "hogescholen",
+           "loon", "salaris", "ontwikkelaar", "ontwikkelaars", "waar", "wie", "hoe", "en",
+           "bij", "dan", "ook", "er", "zijn", "welk", "kan", "je", "ik", "jij", "bedankt",
+           "dank", "hallo", "goedemorgen", "waarom", "werken", "medior", "verdiensten"},
+    "fr": {"quel", "quelle", "quels", "quelles", "combien", "gagne", "gagnent", "salaire",
+           "salaires", "une", "les", "des", "du", "le", "la", "est", "sont", "entreprises",
+           "employeurs", "universites", "ecoles", "developpeur", "developpeurs", "pour",
+           "et", "au", "aux", "qui", "ou", "merci", "bonjour", "pourquoi", "quoi", "peux",
+           "vous", "tu", "je", "salut", "un"},
+    "en": {"what", "how", "much", "which", "the", "does", "do", "earn", "salary", "is",
+           "are", "companies", "employers", "universities", "for", "of", "and", "a", "an",
+           "who", "where", "why", "thanks", "hello", "hi", "can", "you", "developer",
+           "developers", "about", "there"},
+}
+
+
+def detect_language(text: str) -> str:
+    tokens = words(text)
+    scores = {lang: sum(token in markers for token in tokens)
+              for lang, markers in LANGUAGE_MARKERS.items()}
+    best = max(("en", "nl", "fr"), key=lambda lang: (scores[lang], lang == "en"))
+    return best if scores[best] > 0 else "en"
+
+
+# Typo tolerance: tokens of five letters or more that are one edit (two for long words) from
+# a vocabulary word, with the same first letter, are read as that word.
+NEVER_CORRECT = {"employees", "employee", "senior", "seniors", "salad", "sales", "general",
+                 "gentle", "brussels", "agent", "agents", "meant", "levels", "lever",
+                 "leaves", "hiring", "about", "there", "these", "those", "where", "which",
+                 "their", "after", "other", "should", "would", "could", "first", "great",
+                 "stack", "rates", "plans", "scenes", "tools", "tooling", "companies"}
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance, giving up (limit + 1) once it exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = ca != cb
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def correct_typos(tokens: list[str], vocabulary: set[str]) -> list[str]:
+    by_initial: dict[str, list[str]] = {}
+    for word in vocabulary:
+        if len(word) >= 5:
+            by_initial.setdefault(word[0], []).append(word)
+    corrected = []
+    for token in tokens:
+        if len(token) < 5 or token in vocabulary or token in NEVER_CORRECT or not token.isalpha():
+            corrected.append(token)
+            continue
+        limit = 1 if len(token) < 9 else 2
+        best, best_distance = token, limit + 1
+        for candidate in by_initial.get(token[0], ()):
+            distance = edit_distance(token, candidate, limit)
+            if distance < best_distance:
+                best, best_distance = candidate, distance
+        corrected.append(best)
+    return corrected
