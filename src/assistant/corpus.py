@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
-from .vocab import COUNTRY, COUNTRY_ALIASES, PLACES, normalize, section_topic
+from .vocab import COUNTRY, COUNTRY_ALIASES, PLACES, normalize, section_topic, words
 
 GUIDE_SUFFIXES = (".txt", ".md")
 TITLE = re.compile(r"^\s*Recruiting\s+(?P<role>.+?)\s+in\s+(?P<place>.+?)\s*$", re.IGNORECASE)
@@ -158,7 +158,7 @@ def parse_amount(text: str) -> tuple[int, str | None] | None:
 
 def _period(header: str) -> str:
     text = normalize(header)
-    kind = "net" if "net" in text.split() else "gross"
+    kind = "net" if "net" in words(header) else "gross"
     for word, period in (("month", "month"), ("hour", "hour"), ("day", "day"), ("year", "year"),
                          ("annual", "year")):
         if word in text:

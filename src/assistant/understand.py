@@ -81,6 +81,7 @@ ce cette ces que quoi combien
 class Query:
     text: str
     lang: str = "en"
+    lang_marked: bool = False  # False: too short to tell; a follow-up keeps the context's
     topics: tuple[str, ...] = ()
     places: tuple[str, ...] = ()  # canonical names; "Belgium" for the whole country
     unknown_places: tuple[str, ...] = ()  # named places no guide can cover
@@ -173,7 +174,7 @@ def _find_phrases(text: str, phrases) -> list[tuple[int, str]]:
 
 def parse(text: str, vocabulary: Vocabulary) -> Query:
     """Slots of one message, without any conversation context."""
-    lang = detect_language(text)
+    detected = detect_language(text)
     folded = fold_role_spellings(normalize(text))
     raw_tokens = words(folded)
     tokens = correct_typos(raw_tokens, vocabulary.vocabulary)
@@ -211,7 +212,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     terms = tuple(dict.fromkeys(t for t in tokens if t not in STOPWORDS and t not in slot_words
                                 and len(t) > 1 and not t.isdigit()))
     return Query(
-        text=text, lang=lang, topics=tuple(topics), places=ordered_places,
+        text=text, lang=detected or "en", lang_marked=detected is not None, topics=tuple(topics), places=ordered_places,
         unknown_places=unknown_places,
         roles=tuple(f.name for f in roles if f.known),
         unknown_roles=tuple(f.name for f in roles if not f.known),
@@ -243,7 +244,8 @@ def merge(query: Query, context: Query | None) -> Query:
     elliptical = not (query.topics and named_place)
     levels = query.levels or (context.levels if elliptical and topics == context.topics else ())
     return replace(
-        query, places=places, unknown_places=unknown_places, roles=roles,
+        query, lang=query.lang if query.lang_marked else context.lang,
+        places=places, unknown_places=unknown_places, roles=roles,
         unknown_roles=unknown_roles, topics=topics, levels=levels,
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         terms=query.terms or context.terms, followup=True,

@@ -116,7 +116,9 @@ ROLE_HEADS: dict[str, tuple[str, ...]] = {
                   "scientifique", "scientifiques"),
     "analyst": ("analyst", "analysts", "analist", "analisten", "analyste", "analystes"),
     "designer": ("designer", "designers", "ontwerper", "ontwerpers"),
-    "manager": ("manager", "managers", "owner", "owners", "master", "masters"),
+    "manager": ("manager", "managers"),
+    "owner": ("owner", "owners"),
+    "master": ("master", "masters"),
     "tester": ("tester", "testers"),
     "architect": ("architect", "architects", "architecte", "architectes"),
     "administrator": ("administrator", "administrators", "admin", "admins", "beheerder",
@@ -209,8 +211,8 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
                  "good place", "attractive", "why leuven", "why choose", "pros"),
     "scene": ("tech scene", "ecosystem", "scene", "ecosysteem", "ecosysteme", "research",
               "startups", "start ups", "innovation", "industry", "sectors", "sector"),
-    "about_role": ("what do", "what does", "responsibilities", "role description",
-                   "job description", "taken", "missions", "day to day", "what is a"),
+    "about_role": ("responsibilities", "role description", "job description", "taken",
+                   "missions", "day to day", "what is a", "what they do", "do all day"),
     "jobs": ("jobs", "job board", "vacancies", "vacancy", "openings", "vacatures",
              "offres", "emplois", "job postings", "listings"),
 }
@@ -262,12 +264,15 @@ LANGUAGE_MARKERS = {
 }
 
 
-def detect_language(text: str) -> str:
+def detect_language(text: str) -> str | None:
+    """"en", "nl" or "fr"; None when the text has no marker word at all ("Hasselt?")."""
     tokens = words(text)
     scores = {lang: sum(token in markers for token in tokens)
               for lang, markers in LANGUAGE_MARKERS.items()}
+    # "à" loses its accent in normalize() and would read as English "a".
+    scores["fr"] += 2 * len(re.findall(r"(?<!\w)à(?!\w)", text.lower()))
     best = max(("en", "nl", "fr"), key=lambda lang: (scores[lang], lang == "en"))
-    return best if scores[best] > 0 else "en"
+    return best if scores[best] > 0 else None
 
 
 # Typo tolerance: tokens of five letters or more that are one edit (two for long words) from

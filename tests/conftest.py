@@ -1,0 +1,116 @@
+"""Shared fixtures: a deterministic fake embedder for unit tests, real indexes for integration.
+
+Unit tests use `FakeEmbedding` (hashed bag of words: same text, same vector, no model) over
+a real embedded Chroma in a temp folder. Integration tests use the packaged
+sentence-transformers model, loaded once per session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from assistant.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+FIXTURE_GUIDES = DATA / "guides"
+SHIPPED_CORPUS = ROOT / "corpus"
+ASSISTANT_BIN = Path(sys.executable).parent / "assistant"
+
+
+class FakeEmbedding(BaseEmbedding):
+    """Hashed bag-of-words vectors: deterministic, instant, good enough to rank by overlap."""
+
+    dimensions: int = 96
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "FakeEmbedding"
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * self.dimensions
+        for word in text.lower().split():
+            bucket = int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimensions
+            vector[bucket] += 1.0
+        norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+        return [v / norm for v in vector] if any(vector) else [1.0] + [0.0] * (self.dimensions - 1)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._vector(text)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._vector(query)
+
+
+@pytest.fixture(scope="session")
+def fake_embedder() -> FakeEmbedding:
+    return FakeEmbedding()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from assistant.embeddings import default_embedder
+
+    embedder = default_embedder(Settings())
+    embedder.load()
+    return embedder
+
+
+def build(tmp: Path, corpus: Path, embedder) -> Settings:
+    from assistant.index import ingest
+
+    settings = Settings(corpus=corpus, index=tmp / "index")
+    ingest(settings, embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def fake_assistant(tmp_path_factory, fake_embedder):
+    """The multi-guide fixture corpus, indexed with the fake embedder."""
+    from assistant.chat import Assistant
+
+    settings = build(tmp_path_factory.mktemp("fake"), FIXTURE_GUIDES, fake_embedder)
+    return Assistant(settings, embedder=fake_embedder)
+
+
+@pytest.fixture(scope="session")
+def real_assistant(tmp_path_factory, real_embedder):
+    """The multi-guide fixture corpus, indexed with the real packaged model."""
+    from assistant.chat import Assistant
+
+    settings = build(tmp_path_factory.mktemp("real"), FIXTURE_GUIDES, real_embedder)
+    return Assistant(settings, embedder=real_embedder)
+
+
+@pytest.fixture(scope="session")
+def shipped_index(tmp_path_factory, real_embedder) -> Settings:
+    """The shipped corpus/, indexed with the real model, for CLI tests."""
+    return build(tmp_path_factory.mktemp("shipped"), SHIPPED_CORPUS, real_embedder)
+
+
+def copy_corpus(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(ASSISTANT_BIN), *args], capture_output=True, text=True,
+                          env=full_env, input=input, timeout=timeout, cwd=ROOT)
