@@ -1,0 +1,161 @@
+"""The Chroma index with the real packaged model: idempotent re-ingest, changed and removed
+guides, a kill -9 in the middle of an ingest, the ingest lock, and files that cannot be read."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import chromadb
+import pytest
+
+from assistant.chunks import guide_nodes
+from assistant.corpus import parse_guide
+from assistant.index import chroma_client, ingest
+from assistant.settings import Settings
+
+from conftest import ASSISTANT_BIN, FIXTURE_GUIDES, ROOT, SHIPPED_CORPUS, copy_corpus, run_cli
+
+pytestmark = pytest.mark.integration
+SEED = (SHIPPED_CORPUS / "backend-developers-in-leuven.txt").read_text(encoding="utf-8")
+CITIES = ["Leuven", "Ghent", "Antwerp", "Bruges", "Mechelen", "Namur", "Hasselt", "Charleroi",
+          "Kortrijk", "Mons", "Ostend", "Aalst", "Genk", "Wavre", "Turnhout", "Arlon", "Roeselare"]
+
+
+def snapshot(settings: Settings) -> dict:
+    """Everything a reader can see in the index: chunk ids, texts, metadata, guide records."""
+    client = chromadb.PersistentClient(path=str(settings.index))
+    chunks = client.get_collection("assistant_chunks").get(include=["documents", "metadatas"])
+    guides = client.get_collection("assistant_guides").get(include=["documents", "metadatas"])
+    return {
+        "chunks": sorted(zip(chunks["ids"], chunks["documents"],
+                             [m.get("digest") for m in chunks["metadatas"]])),
+        "guides": sorted(zip(guides["ids"], guides["documents"],
+                             [m.get("digest") for m in guides["metadatas"]])),
+    }
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
+
+
+def test_second_ingest_writes_nothing(tmp_path, real_embedder):
+    settings = Settings(corpus=copy_corpus(FIXTURE_GUIDES, tmp_path / "c"), index=tmp_path / "i")
+    first = ingest(settings, real_embedder)
+    assert first.added == sum(1 for _ in snapshot(settings)["chunks"]) and first.guides == 6
+    before = file_hashes(settings.index)
+    second = ingest(settings, real_embedder)
+    assert (second.added, second.updated, second.deleted) == (0, 0, 0)
+    assert second.unchanged == first.added
+    assert file_hashes(settings.index) == before
+
+
+def test_changed_and_removed_guides(tmp_path, real_embedder):
+    corpus = copy_corpus(FIXTURE_GUIDES, tmp_path / "c")
+    settings = Settings(corpus=corpus, index=tmp_path / "i")
+    ingest(settings, real_embedder)
+    brussels_chunks = len(guide_nodes(parse_guide(corpus / "data-scientists-in-brussels.txt", corpus)))
+    ghent = corpus / "backend-developers-in-ghent.txt"
+    ghent.write_text(ghent.read_text().replace("€58,900 – €82,400", "€59,900 – €83,400"))
+    (corpus / "data-scientists-in-brussels.txt").unlink()
+    report = ingest(settings, real_embedder)
+    assert report.updated == 1 and report.added == 0
+    assert report.deleted == brussels_chunks and report.removed_guides == 1
+    after = snapshot(settings)
+    assert not any(cid.startswith("data-scientists") for cid, _, _ in after["chunks"])
+    clean = Settings(corpus=corpus, index=tmp_path / "clean")
+    ingest(clean, real_embedder)
+    assert snapshot(clean) == after
+
+
+def many_guides(folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for i in range(count):
+        city = CITIES[i % len(CITIES)]
+        role = f"Backend Developers Team{i}" if i >= len(CITIES) else "Backend Developers"
+        text = SEED.replace("Backend Developers", role).replace("Leuven", city)
+        (folder / f"guide-{i:03d}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def big_corpus(tmp_path_factory, real_embedder) -> tuple[Path, dict]:
+    """Thirty guides (enough for an ingest to take a while) and their clean build."""
+    root = tmp_path_factory.mktemp("big")
+    corpus = many_guides(root / "c", 30)
+    clean = Settings(corpus=corpus, index=root / "clean")
+    ingest(clean, real_embedder)
+    return corpus, snapshot(clean)
+
+
+@pytest.mark.parametrize("kill_after", [2.5, 6.0])
+def test_kill_during_ingest_then_ingest_again_equals_clean_build(tmp_path, real_embedder, big_corpus,
+                                                                 kill_after):
+    corpus, clean = big_corpus
+    killed = Settings(corpus=corpus, index=tmp_path / "killed")
+    env = {**os.environ, "ASSISTANT_CORPUS": str(corpus), "ASSISTANT_INDEX": str(killed.index)}
+    process = subprocess.Popen([str(ASSISTANT_BIN), "ingest"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    resumed = ingest(killed, real_embedder)
+    assert resumed.guides == 30
+    assert snapshot(killed) == clean
+
+
+def test_second_concurrent_ingest_is_refused(tmp_path):
+    index = tmp_path / "i"
+    index.mkdir()
+    with open(index / ".ingest.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_cli("ingest", "--corpus", str(FIXTURE_GUIDES), "--index", str(index))
+    assert result.returncode == 1
+    assert "another ingest is running" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_files_are_named_and_the_rest_ingests(tmp_path, real_embedder):
+    corpus = copy_corpus(FIXTURE_GUIDES, tmp_path / "c")
+    (corpus / "broken-latin1.txt").write_bytes("Recruiting QA Engineers in Gent\ncaf\xe9".encode("latin-1"))
+    (corpus / "empty.txt").write_bytes(b"")
+    result = run_cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "i"))
+    assert result.returncode == 0, result.stderr
+    assert "broken-latin1.txt: not UTF-8" in result.stderr and "empty.txt: the file is empty" in result.stderr
+    assert "6 guides" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_guide_that_breaks_later_keeps_its_last_good_version(tmp_path, real_embedder):
+    corpus = copy_corpus(FIXTURE_GUIDES, tmp_path / "c")
+    settings = Settings(corpus=corpus, index=tmp_path / "i")
+    ingest(settings, real_embedder)
+    before = snapshot(settings)
+    (corpus / "backend-developers-in-ghent.txt").write_bytes(b"\xff\xfe broken")
+    report = ingest(settings, real_embedder)
+    assert report.errors and report.deleted == 0
+    assert snapshot(settings) == before
+
+
+@pytest.mark.parametrize("setup, code, message", [
+    ("empty-folder", 2, "holds no .txt or .md guides"),
+    ("missing-folder", 2, "does not exist"),
+])
+def test_ingest_bad_corpus_folder(tmp_path, setup, code, message):
+    corpus = tmp_path / "corpus"
+    if setup == "empty-folder":
+        corpus.mkdir()
+    result = run_cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "i"))
+    assert result.returncode == code and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_index_yet(tmp_path):
+    with pytest.raises(Exception, match="run `assistant ingest` first"):
+        chroma_client(Settings(index=tmp_path / "nothing"))
+    assert not (tmp_path / "nothing").exists()
