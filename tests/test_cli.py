@@ -1,0 +1,100 @@
+"""The `assistant` command over the shipped corpus: the done-when question, refusals, exit
+codes, bad input, --batch and chat, all as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def env_for(settings) -> dict:
+    return {"ASSISTANT_INDEX": str(settings.index), "ASSISTANT_CORPUS": str(settings.corpus)}
+
+
+def test_senior_salary_in_leuven(shipped_index):
+    result = run_cli("ask", "--json", "What does a senior backend developer earn in Leuven?",
+                     env=env_for(shipped_index))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert "€61,800 – €87,550" in answer["answer"] and answer["abstained"] is False
+    assert answer["sources"][0]["section"] == "Salary Ranges"
+    assert answer["sources"][0]["file"] == "corpus/backend-developers-in-leuven.txt"
+    assert set(answer) >= {"answer", "abstained", "sources", "facts", "latency_ms"}
+
+
+def test_unrelated_question_abstains(shipped_index):
+    result = run_cli("ask", "--json", "What is the best pizza in Naples?", env=env_for(shipped_index))
+    answer = json.loads(result.stdout)
+    assert result.returncode == 0 and answer["abstained"] is True
+    assert "Backend Developers (Leuven)" in answer["answer"]
+
+
+def test_text_output_names_the_source(shipped_index):
+    result = run_cli("ask", "Which companies hire backend developers in Leuven?", env=env_for(shipped_index))
+    assert "imec" in result.stdout and "Key Companies" in result.stdout
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "the question is empty"),
+    ("   \n\t ", "the question is empty"),
+    ("salary " * 15000, "the limit is 2,000"),
+    ("\x01\x02\x03\x04\x05\x06\x07\x08 junk", "binary data"),
+])
+def test_bad_questions_exit_2_with_one_line(shipped_index, question, message):
+    result = run_cli("ask", question, env=env_for(shipped_index))
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_no_index_yet_exits_3(tmp_path):
+    result = run_cli("ask", "What does a senior earn in Leuven?", env={"ASSISTANT_INDEX": str(tmp_path / "none")})
+    assert result.returncode == 3 and "assistant ingest" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_question_and_batch_together_is_bad_usage(shipped_index):
+    result = run_cli("ask", "hello", "--batch", "-", env=env_for(shipped_index), input="")
+    assert result.returncode == 2 and "not both" in result.stderr
+
+
+def test_batch_answers_each_line_in_order(shipped_index):
+    lines = [
+        {"question": "What does a junior backend developer earn in Leuven?"},
+        {"question": "And seniors?", "history": [
+            {"role": "user", "content": "What does a junior backend developer earn in Leuven?"},
+            {"role": "assistant", "content": "Junior backend developers in Leuven earn €37,080 – €49,440."}]},
+        {"question": "What does a backend developer earn in Paris?"},
+    ]
+    result = run_cli("ask", "--batch", "-", env=env_for(shipped_index),
+                     input="\n".join(json.dumps(line) for line in lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 3
+    assert "€37,080 – €49,440" in answers[0]["answer"]
+    assert "€61,800 – €87,550" in answers[1]["answer"]
+    assert answers[2]["abstained"] is True
+
+
+@pytest.mark.parametrize("payload, message", [
+    ('{"question": "ok"}\nnot json\n', "batch line 2: not valid JSON"),
+    ('{"question": 42}\n', "batch line 1"),
+    ('{"question": "fine"}\n{"question": ""}\n', "batch line 2: the question is empty"),
+    ('{"question": "x", "history": "nope"}\n', "batch line 1: history must be a list"),
+])
+def test_bad_batch_writes_nothing(shipped_index, payload, message):
+    result = run_cli("ask", "--batch", "-", env=env_for(shipped_index), input=payload)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_chat_keeps_the_conversation(shipped_index):
+    result = run_cli("chat", env=env_for(shipped_index),
+                     input="What does a junior backend developer earn in Leuven?\nand seniors?\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "€37,080 – €49,440" in result.stdout and "€61,800 – €87,550" in result.stdout
