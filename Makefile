@@ -25,10 +25,11 @@ index: install
 	@test -f .index/chroma.sqlite3 || $(BIN)/assistant ingest
 
 run: index
-	$(BIN)/assistant chat
+	$(BIN)/assistant serve
 
 test: install
 	$(BIN)/pytest -q
+	$(BIN)/assistant eval
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -119,8 +119,13 @@ def coverage(catalogue: Catalogue, lang: str, role: str | None = None,
 
 
 def examples(catalogue: Catalogue, lang: str) -> str:
+    return " · ".join(f"“{line}”" for line in example_questions(catalogue, lang))
+
+
+def example_questions(catalogue: Catalogue, lang: str) -> list[str]:
+    """Two or three questions about guides that are actually indexed (for help and the chat page)."""
     if not catalogue.guides:
-        return ""
+        return []
     first = next((g for g in catalogue.guides if not g.is_country_wide), catalogue.guides[0])
     other = next((g for g in catalogue.guides if g.place != first.place), first)
     lines = [
@@ -128,7 +133,7 @@ def examples(catalogue: Catalogue, lang: str) -> str:
         say("example_employers", lang, role=role_phrase(first.role), place=place_name(first.place, lang)),
         say("example_universities", lang, place=place_name(other.place, lang)),
     ]
-    return " · ".join(f"“{line}”" for line in lines)
+    return lines
 
 
 def smalltalk(query: Query, catalogue: Catalogue) -> Answer:
@@ -145,8 +150,10 @@ def gap_sentence(gap: Gap, catalogue: Catalogue, lang: str) -> str:
     if gap.kind == "role_in_place":
         return say("gap_role_in_place", lang, role=gap.role or "", place=place_name(gap.place or "", lang),
                    options=join_items(list(gap.options), lang))
+    if gap.kind == "choose_place" and gap.role is None:
+        return say("choose_guide", lang, coverage=coverage(catalogue, lang))
     if gap.kind == "choose_place":
-        return say("choose_place", lang, role=gap.role or "",
+        return say("choose_place", lang, role=gap.role,
                    options=join_items([place_name(p, lang) for p in gap.options], lang))
     return say("choose_role", lang, place=place_name(gap.place or "", lang),
                options=join_items(list(gap.options), lang))

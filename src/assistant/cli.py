@@ -1,4 +1,4 @@
-"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat.
+"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat, serve.
 
 Heavy libraries (torch, chromadb, llama-index) are imported inside the commands, so
 `assistant --help` stays fast. Every `AssistantError` becomes one line on stderr and its
@@ -167,3 +167,27 @@ def chat(index: Path | None) -> None:
         _print_answer(answer, as_json=False)
         history += [{"role": "user", "content": question},
                     {"role": "assistant", "content": answer.answer}]
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default $ASSISTANT_HOST or 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="port (default $ASSISTANT_PORT or 7860)")
+@index_option
+@clean_errors
+def serve(host: str | None, port: int | None, index: Path | None) -> None:
+    """Serve the chat page, the HTTP API and the embeddable widget."""
+    import os
+
+    # Gradio reads this when it is imported; the page also passes analytics_enabled=False.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import uvicorn
+
+    from .api import create_app
+    from .chat import Assistant
+
+    settings = _settings(host=host, port=port, index=index)
+    app = create_app(settings, Assistant(settings))
+    url = f"http://{settings.host}:{settings.port}"
+    click.echo(f"chat page: {url}/  API: {url}/api/docs  widget: {url}/widget.js", err=False)
+    sys.stdout.flush()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -1,0 +1,343 @@
+"""HTTP API, protection and chat-page handler tests (DESIGN §5), in process.
+
+A real `Assistant` over a temporary index of tests/data/guides answers the questions; the
+app is driven with FastAPI's TestClient. Real-browser tests are in test_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.api import MAX_BODY_BYTES, create_app
+from assistant.errors import IndexUnavailableError
+from assistant.ratelimit import RateLimiter
+from assistant.settings import Settings
+
+GUIDES = Path(__file__).parent / "data" / "guides"
+JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
+ALLOWED = "http://127.0.0.1:5500"
+
+
+@pytest.fixture(scope="session")
+def guides_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index of the fixture guides per test session (test_browser.py reuses it)."""
+    index = tmp_path_factory.getbasetemp() / "guides-index"
+    if not (index / "chroma.sqlite3").exists():
+        from assistant.embeddings import default_embedder
+        from assistant.index import ingest
+
+        settings = Settings(corpus=GUIDES, index=index)
+        ingest(settings, default_embedder(settings))
+    return index
+
+
+@pytest.fixture(scope="module")
+def assistant(guides_index: Path):
+    from assistant.chat import Assistant
+
+    return Assistant(Settings(corpus=GUIDES, index=guides_index))
+
+
+def make_client(assistant, with_ui: bool = False, **overrides) -> TestClient:
+    settings = Settings(corpus=GUIDES, index=assistant.settings.index, **overrides)
+    return TestClient(create_app(settings, assistant, with_ui=with_ui))
+
+
+@pytest.fixture(scope="module")
+def client(assistant) -> TestClient:
+    return make_client(assistant, rate_limit_per_minute=10_000)
+
+
+@pytest.fixture(scope="module")
+def ui_client(assistant) -> TestClient:
+    return make_client(assistant, with_ui=True, rate_limit_per_minute=10_000)
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def test_ask_returns_the_answer_object(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": JUNIOR_LEUVEN, "history": []})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) >= {"answer", "abstained", "sources", "facts", "latency_ms"}
+    assert "€37,080 – €49,440" in body["answer"] and body["abstained"] is False
+    source = body["sources"][0]
+    assert set(source) == {"title", "section", "file", "url", "score", "quote"}
+    assert source["title"] == "Recruiting Backend Developers in Leuven"
+    assert "€37,080 – €49,440" in source["quote"]
+    assert {"level": "Junior", "min": 37080, "max": 49440}.items() <= body["facts"][0].items()
+
+
+def test_follow_up_uses_the_history_sent(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": JUNIOR_LEUVEN}).json()
+    history = [{"role": "user", "content": JUNIOR_LEUVEN},
+               {"role": "assistant", "content": first["answer"]}]
+    second = client.post("/api/ask", json={"question": "and seniors?", "history": history}).json()
+    assert "€61,800 – €87,550" in second["answer"]
+    assert second["sources"][0]["title"] == "Recruiting Backend Developers in Leuven"
+    alone = client.post("/api/ask", json={"question": "and seniors?"}).json()
+    assert "€61,800 – €87,550" not in alone["answer"]  # the context came from the history
+
+
+def test_uncovered_city_abstains(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": "Backend developer salaries in Hasselt?"}).json()
+    # Belgium-wide guide stands in, labelled; or a refusal. Never Leuven's figures.
+    assert "€37,080" not in body["answer"] and "€61,800" not in body["answer"]
+
+
+def test_health_lists_the_index(client: TestClient) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["guides"] == len(list(GUIDES.iterdir()))
+    assert "Leuven" in body["places"] and "Backend Developers" in body["roles"]
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/ask", "/api/health"} <= set(spec["paths"])
+    assert {"400", "413", "422", "429"} <= set(spec["paths"]["/api/ask"]["post"]["responses"])
+    assert client.get("/api/docs").status_code == 200
+
+
+# --- errors (DESIGN §5): JSON with the status -----------------------------------------------
+
+BAD_REQUESTS = [
+    pytest.param({"json": {"question": ""}}, 422, id="empty-question"),
+    pytest.param({"json": {"question": "   \n "}}, 422, id="blank-question"),
+    pytest.param({"json": {"history": []}}, 422, id="no-question"),
+    pytest.param({"json": {"question": 42}}, 422, id="question-not-text"),
+    pytest.param({"json": ["What do juniors earn in Leuven?"]}, 422, id="not-an-object"),
+    pytest.param({"json": {"question": "hi", "history": [{"role": "system", "content": "x"}]}}, 422,
+                 id="bad-history-turn"),
+    pytest.param({"json": {"question": "hi", "history": "nope"}}, 422, id="history-not-a-list"),
+    pytest.param({"json": {"question": "a" * 2001}}, 413, id="question-over-2000"),
+    pytest.param({"content": b'{"question": "salary in Leuven"'}, 400, id="malformed-json"),
+    pytest.param({"content": b"\xff\xfe\x00junk"}, 400, id="not-utf8"),
+    pytest.param({"content": b""}, 400, id="empty-body"),
+    pytest.param({"content": json.dumps({"question": "x", "pad": "a" * MAX_BODY_BYTES}).encode()}, 413,
+                 id="body-too-large"),
+]
+
+
+@pytest.mark.parametrize(("request_kwargs", "status"), BAD_REQUESTS)
+def test_bad_requests_get_json_errors(client: TestClient, request_kwargs: dict, status: int) -> None:
+    response = client.post("/api/ask", **request_kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["status"] == status and isinstance(body["error"], str) and body["error"]
+
+
+def test_question_of_exactly_2000_characters_is_accepted(client: TestClient) -> None:
+    question = ("salary in Leuven " * 200)[:2000]
+    assert client.post("/api/ask", json={"question": question}).status_code == 200
+
+
+def test_body_without_content_length_is_bounded(client: TestClient) -> None:
+    def chunks():
+        yield b'{"question": "x", "pad": "'
+        for _ in range(MAX_BODY_BYTES // 1024 + 1):
+            yield b"a" * 1024
+        yield b'"}'
+
+    response = client.post("/api/ask", content=chunks())
+    assert response.status_code == 413 and response.json()["status"] == 413
+
+
+class _BrokenAssistant:
+    """Stands in for an assistant whose Chroma server went away."""
+
+    def __init__(self, catalogue) -> None:
+        self.catalogue = catalogue
+
+    def ask(self, question, history=None):
+        raise IndexUnavailableError("the Chroma server at http://chroma:8000 cannot be reached")
+
+
+def test_core_errors_keep_their_status(assistant) -> None:
+    app = create_app(Settings(), _BrokenAssistant(assistant.catalogue), with_ui=False)
+    response = TestClient(app).post("/api/ask", json={"question": JUNIOR_LEUVEN})
+    assert response.status_code == 503
+    assert response.json() == {"error": "the Chroma server at http://chroma:8000 cannot be reached",
+                               "status": 503}
+
+
+# --- rate limit ---------------------------------------------------------------------------
+
+
+def test_rate_limit_returns_429_json_per_client(assistant) -> None:
+    limited = make_client(assistant, rate_limit_per_minute=3)
+    statuses = [limited.post("/api/ask", json={"question": "hello"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = limited.post("/api/ask", json={"question": "hello"})
+    assert refused.status_code == 429 and refused.json()["status"] == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    other = TestClient(limited.app, client=("10.0.0.2", 4000))  # another address has its own budget
+    assert other.post("/api/ask", json={"question": "hello"}).status_code == 200
+    assert limited.get("/api/health").status_code == 200  # health is not rate limited
+
+
+def test_rate_limiter_refills_over_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(60, clock=lambda: now[0])
+    assert all(limiter.allow("a")[0] for _ in range(60))
+    allowed, wait = limiter.allow("a")
+    assert not allowed and wait == pytest.approx(1.0)
+    assert limiter.allow("b")[0]
+    now[0] += 1.0
+    assert limiter.allow("a")[0] and not limiter.allow("a")[0]
+
+
+def test_rate_limiter_memory_is_bounded() -> None:
+    limiter = RateLimiter(5, max_clients=100)
+    for number in range(1000):
+        limiter.allow(f"10.0.{number // 256}.{number % 256}")
+    assert len(limiter._buckets) <= 100
+
+
+# --- cross-origin access ------------------------------------------------------------------
+
+PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+
+
+@pytest.fixture(scope="module")
+def cors_client(assistant) -> TestClient:
+    return make_client(assistant, allowed_origins=[ALLOWED], rate_limit_per_minute=10_000)
+
+
+def test_listed_origin_gets_cors_headers(cors_client: TestClient) -> None:
+    preflight = cors_client.options("/api/ask", headers={"Origin": ALLOWED, **PREFLIGHT})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ALLOWED
+    response = cors_client.post("/api/ask", json={"question": JUNIOR_LEUVEN}, headers={"Origin": ALLOWED})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == ALLOWED
+
+
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:5501", "http://evil.example", "null",
+                                    "http://127.0.0.1:5500.evil.example"])
+@pytest.mark.parametrize("method", ["preflight", "post"])
+def test_unlisted_origin_is_refused(cors_client: TestClient, origin: str, method: str) -> None:
+    if method == "preflight":
+        response = cors_client.options("/api/ask", headers={"Origin": origin, **PREFLIGHT})
+    else:
+        response = cors_client.post("/api/ask", json={"question": JUNIOR_LEUVEN}, headers={"Origin": origin})
+    assert response.status_code == 403
+    assert response.json()["status"] == 403
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_default_is_same_origin_only(client: TestClient) -> None:
+    same = client.post("/api/ask", json={"question": JUNIOR_LEUVEN}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
+    assert client.post("/api/ask", json={"question": "hello"}).status_code == 200  # no Origin: not a browser
+    other = client.post("/api/ask", json={"question": "hello"}, headers={"Origin": ALLOWED})
+    assert other.status_code == 403
+
+
+def test_allowed_origins_env_is_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_ALLOWED_ORIGINS", "http://127.0.0.1:5500, https://guides.example/")
+    assert Settings().allowed_origins == ["http://127.0.0.1:5500", "https://guides.example"]
+
+
+# --- widget files and the chat page -------------------------------------------------------
+
+
+def test_widget_script_is_served(client: TestClient) -> None:
+    response = client.get("/widget.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert "attachShadow" in response.text
+    # Server text goes into the page as text only; the script never parses HTML strings.
+    assert "innerHTML" not in response.text and "insertAdjacentHTML" not in response.text
+
+
+def test_widget_demo_page_is_served(client: TestClient) -> None:
+    response = client.get("/widget/demo")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert '<script src="/widget.js"' in response.text and "!important" in response.text
+
+
+@pytest.mark.parametrize("path", [
+    "/widget/..%2F..%2Fpyproject.toml", "/widget.js/..%2F..%2Fpyproject.toml", "/widget/widget.js",
+    "/ui/widget/demo.html", "/pyproject.toml", "/gradio_api/file=/etc/passwd",
+    "/gradio_api/file=pyproject.toml", "/gradio_api/file=tests/data/guides/backend-developers-in-leuven.txt",
+    "/file=/etc/passwd", "/static/..%2F..%2F..%2Fpyproject.toml", "/assets/..%2F..%2Fpyproject.toml",
+])
+def test_no_route_serves_other_files(ui_client: TestClient, path: str) -> None:
+    response = ui_client.get(path)
+    assert "root:x:0:0" not in response.text
+    assert "[build-system]" not in response.text
+    assert "Everything you need to know" not in response.text
+    assert response.status_code in (400, 403, 404, 405)
+
+
+def test_chat_page_is_mounted_at_root(ui_client: TestClient) -> None:
+    response = ui_client.get("/")
+    assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+    assert ui_client.get("/api/health").status_code == 200  # the API still wins over the mount
+
+
+def test_chat_page_config(assistant) -> None:
+    from assistant.answer import example_questions
+    from assistant.ui import build_chat
+
+    chat = build_chat(assistant)
+    assert chat.analytics_enabled is False
+    assert [fn.api_name for fn in chat.fns.values() if fn.api_name == "chat"] == ["chat"]
+    examples = [example[0] if isinstance(example, list) else example for example in chat.examples]
+    assert examples == example_questions(assistant.catalogue, "en") and len(examples) >= 2
+    places = [p for p in assistant.catalogue.places]
+    assert all(any(place in example for place in places) for example in examples)
+
+
+def test_chat_handler_reply_has_answer_chart_and_sources(assistant) -> None:
+    from assistant.ui import build_chat
+
+    messages = build_chat(assistant).fn(JUNIOR_LEUVEN, [])
+    assert "€37,080 – €49,440" in messages[0].content
+    charts = [m for m in messages if not isinstance(m.content, str)]
+    assert len(charts) == 1 and "€37,080 – €49,440" in charts[0].content.value
+    sources = [m for m in messages if m.metadata.get("title")]
+    assert sources[0].metadata["title"] == "Source: Recruiting Backend Developers in Leuven › Salary Ranges"
+    assert "€37,080 – €49,440" in sources[0].content
+    assert sources[0].metadata["status"] == "done"  # collapsed until opened
+
+
+def test_chat_handler_follow_up_reads_gradio_history(assistant) -> None:
+    from assistant.ui import build_chat
+
+    fn = build_chat(assistant).fn
+    first = fn(JUNIOR_LEUVEN, [])
+    history = [{"role": "user", "content": [{"type": "text", "text": JUNIOR_LEUVEN}]}]
+    history += [{"role": "assistant", "content": m.content if isinstance(m.content, str) else [],
+                 "metadata": m.metadata} for m in first]
+    second = fn("and seniors?", history)
+    assert "€61,800 – €87,550" in second[0].content
+
+
+def test_salary_chart_compares_places_side_by_side(assistant) -> None:
+    from assistant.ui import salary_chart
+
+    answer = assistant.ask("Compare senior backend developer salaries in Leuven and Ghent")
+    chart = salary_chart(answer.facts)
+    assert chart is not None
+    assert chart.count('class="salary-panel"') == 2 and "display:flex" in chart
+    assert "Leuven" in chart and "Ghent" in chart
+    assert salary_chart([]) is None
+
+
+def test_chat_text_is_escaped_not_markup() -> None:
+    from assistant.ui import escape_markdown, unescape_markdown
+
+    text = "<img src=x onerror=alert(1)> *bold* [link](http://x) | a |"
+    escaped = escape_markdown(text)
+    assert "<" not in escaped and "&lt;img" in escaped
+    assert "\\*bold\\*" in escaped and "\\[link\\]" in escaped
+    assert unescape_markdown(escaped) == text

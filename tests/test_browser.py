@@ -1,0 +1,310 @@
+"""Real-browser tests: Debian's chromium driven by Playwright, against `assistant serve`.
+
+The test starts everything itself: an index of tests/data/guides, `assistant serve` as a
+subprocess on a free loopback port, two static "host site" servers on other loopback
+ports (one listed in ASSISTANT_ALLOWED_ORIGINS, one not), and /usr/bin/chromium (never a
+downloaded browser; .ci/run installs the Debian package). Screenshots of the chat page and
+the widget go to tests/artifacts/. Nothing here is timed: waits are upper bounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from assistant.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDES = Path(__file__).parent / "data" / "guides"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ANSWER_WAIT_MS = 60_000  # the first answer also warms the model up
+JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
+JUNIOR, SENIOR = "€37,080 – €49,440", "€61,800 – €87,550"
+LEUVEN_SALARIES = "Recruiting Backend Developers in Leuven › Salary Ranges"
+MARKUP = '<img src=x onerror="window.__pwned=1;alert(1)"> What do junior backend developers earn in Leuven?'
+
+
+@pytest.fixture(scope="session")
+def guides_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index of the fixture guides per test session (shared with test_api.py's)."""
+    index = tmp_path_factory.getbasetemp() / "guides-index"
+    if not (index / "chroma.sqlite3").exists():
+        from assistant.embeddings import default_embedder
+        from assistant.index import ingest
+
+        settings = Settings(corpus=GUIDES, index=index)
+        ingest(settings, default_embedder(settings))
+    return index
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+@contextlib.contextmanager
+def _static_site(folder: Path) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Two static host sites on their own loopback ports: 'listed' and 'unlisted'."""
+    listed_dir = tmp_path_factory.mktemp("listed-site")
+    unlisted_dir = tmp_path_factory.mktemp("unlisted-site")
+    with _static_site(listed_dir) as listed, _static_site(unlisted_dir) as unlisted:
+        yield {"listed": listed, "unlisted": unlisted, "dirs": (listed_dir, unlisted_dir)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(guides_index: Path, sites: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ASSISTANT_ALLOWED_ORIGINS": sites["listed"], "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "ASSISTANT_CORPUS": str(GUIDES)}
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    command = [str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--index", str(guides_index)]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"assistant serve exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"assistant serve did not come up:\n{log.read_text()}")
+            time.sleep(0.5)
+        for folder in sites["dirs"]:  # the "pasted script tag" pages, pointing at this server
+            (folder / "index.html").write_text(
+                "<!doctype html><html><head><meta charset='utf-8'><title>Host site</title>"
+                "<style>*{color:red!important;font-size:40px!important}</style></head><body>"
+                "<h1>A guide page on another site</h1>"
+                f'<script src="{url}/widget.js" data-assistant-url="{url}"></script></body></html>',
+                encoding="utf-8")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+# --- the chat page ------------------------------------------------------------------------
+
+
+def _chat_ask(page: Page, question: str) -> None:
+    box = page.get_by_role("textbox").first
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_chat_page_salary_answer_with_figures_and_source(server: str, page: Page) -> None:
+    page.goto(f"{server}/")
+    places = httpx.get(f"{server}/api/health").json()["places"]
+    examples = page.locator(".examples button, button.example")
+    expect(examples.first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    texts = examples.all_inner_texts()
+    assert texts and all(any(place in text for place in places) for text in texts)
+
+    _chat_ask(page, JUNIOR_LEUVEN)
+    bot = page.locator("[data-testid='bot']")
+    expect(bot.filter(has_text=JUNIOR).first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    source = page.get_by_text(f"Source: {LEUVEN_SALARIES}").first
+    expect(source).to_be_visible()
+    source.click()  # sources are collapsible; opening one shows the quoted line
+    expect(page.get_by_text(f"| Junior | {JUNIOR} |").first).to_be_visible()
+    expect(page.locator(".salary-chart").first).to_be_visible()
+
+    _chat_ask(page, "and seniors?")
+    expect(bot.filter(has_text=SENIOR).first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    _screenshot(page, "chat-page.png")
+
+
+def test_chat_page_compares_two_places_in_one_chart(server: str, page: Page) -> None:
+    page.goto(f"{server}/")
+    _chat_ask(page, "Compare senior backend developer salaries in Leuven and Ghent")
+    chart = page.locator(".salary-chart").first
+    expect(chart).to_be_visible(timeout=ANSWER_WAIT_MS)
+    expect(chart.locator(".salary-panel")).to_have_count(2)
+    expect(chart).to_contain_text("Leuven")
+    expect(chart).to_contain_text("Ghent")
+
+
+# --- the widget -------------------------------------------------------------------------
+
+
+def _open_widget(page: Page) -> None:
+    page.get_by_role("button", name="Open the hiring assistant").click()
+    expect(page.get_by_role("dialog", name="Hiring assistant")).to_be_visible()
+
+
+def _widget_ask(page: Page, question: str) -> None:
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill(question)
+    box.press("Enter")
+
+
+def _answers(page: Page):
+    return page.locator("hiring-assistant-widget .msg.assistant:not(.pending)")
+
+
+def test_widget_on_demo_page_holds_a_two_turn_conversation(server: str, page: Page) -> None:
+    page.goto(f"{server}/widget/demo")
+    _open_widget(page)
+    _widget_ask(page, "What do junior backend developers earn in Leuven?")
+    answers = _answers(page)
+    expect(answers.filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    _widget_ask(page, "and seniors?")
+    expect(answers.filter(has_text=SENIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    for figure in (JUNIOR, SENIOR):
+        answer = answers.filter(has_text=figure)
+        expect(answer.locator(".source-title")).to_have_text(LEUVEN_SALARIES)
+        expect(answer.locator(".quote")).to_contain_text(figure)
+        expect(answer).to_be_visible()
+    _screenshot(page, "widget-demo.png")
+
+
+def test_widget_is_keyboard_accessible(server: str, page: Page) -> None:
+    page.goto(f"{server}/widget/demo")
+    launcher = page.get_by_role("button", name="Open the hiring assistant")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Hiring assistant")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_role("textbox", name="Your question")).to_be_focused()
+    page.keyboard.type(JUNIOR_LEUVEN)
+    page.keyboard.press("Enter")
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("button", name="Open the hiring assistant")).to_be_focused()
+
+
+@pytest.mark.parametrize("where", ["widget", "chat page"])
+def test_markup_in_a_question_shows_as_text_and_runs_nothing(server: str, page: Page, where: str) -> None:
+    if where == "widget":
+        page.goto(f"{server}/widget/demo")
+        _open_widget(page)
+        _widget_ask(page, MARKUP)
+        expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+        expect(page.locator("hiring-assistant-widget .msg.user")).to_have_text(MARKUP)
+        images = page.locator("hiring-assistant-widget img")
+    else:
+        page.goto(f"{server}/")
+        _chat_ask(page, MARKUP)
+        expect(page.locator("[data-testid='bot']").filter(has_text=JUNIOR).first).to_be_visible(
+            timeout=ANSWER_WAIT_MS)
+        expect(page.locator("[data-testid='user']").first).to_contain_text(MARKUP)
+        images = page.locator("[data-testid='user'] img")
+    expect(images).to_have_count(0)
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("failure", "message"), [
+    ("429", "Too many questions"),
+    ("unreachable", "can't be reached"),
+])
+def test_widget_says_clearly_when_it_cannot_answer(server: str, page: Page, failure: str,
+                                                   message: str) -> None:
+    if failure == "429":
+        page.route("**/api/ask", lambda route: route.fulfill(
+            status=429, json={"error": "too many requests; try again in a moment", "status": 429},
+            headers={"Retry-After": "30"}))
+    else:
+        page.route("**/api/ask", lambda route: route.abort("connectionrefused"))
+    page.goto(f"{server}/widget/demo")
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    notice = page.locator("hiring-assistant-widget .msg.notice")
+    expect(notice).to_contain_text(message, timeout=ANSWER_WAIT_MS)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(0)
+    # the question was not added to the history: a retry that succeeds is a fresh first turn
+    page.unroute("**/api/ask")
+    _widget_ask(page, JUNIOR_LEUVEN)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+
+
+def test_widget_on_a_listed_site_works_and_an_unlisted_one_is_refused(
+        server: str, sites: dict, page: Page, browser: Browser) -> None:
+    page.goto(f"{sites['listed']}/index.html")
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    expect(_answers(page).filter(has_text=JUNIOR).locator(".source-title")).to_have_text(LEUVEN_SALARIES)
+
+    refused = browser.new_context().new_page()
+    refused.goto(f"{sites['unlisted']}/index.html")
+    _open_widget(refused)
+    _widget_ask(refused, JUNIOR_LEUVEN)
+    expect(refused.locator("hiring-assistant-widget .msg.notice")).to_contain_text(
+        "can't be reached", timeout=ANSWER_WAIT_MS)
+    expect(_answers(refused).filter(has_text=JUNIOR)).to_have_count(0)
+    # and the server itself refuses that origin
+    response = httpx.post(f"{server}/api/ask", json={"question": JUNIOR_LEUVEN},
+                          headers={"Origin": sites["unlisted"]})
+    assert response.status_code == 403
+    refused.context.close()
