@@ -251,3 +251,9 @@ def test_general_question_with_support_quotes(any_assistant):
     answer = any_assistant.ask("What is imec in Leuven for backend developers?")
     assert not answer.abstained and "imec" in answer.answer
     assert_invariants(answer)
+
+
+def test_no_role_or_place_named_asks_which_guide(any_assistant):
+    answer = any_assistant.ask("What are the salaries?")
+    assert answer.abstained and answer.kind == "clarify"
+    assert "Data Scientists (Brussels)" in answer.answer

@@ -95,6 +95,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "Welke plaats bedoel je? De gidsen behandelen {role} in {options}.",
         "fr": "Quelle ville ? Les guides couvrent les {role} à {options}.",
     },
+    "choose_guide": {
+        "en": "Which role and place do you mean? The guides cover {coverage}.",
+        "nl": "Welke rol en plaats bedoel je? De gidsen behandelen {coverage}.",
+        "fr": "Quel métier et quelle ville ? Les guides couvrent {coverage}.",
+    },
     "choose_role": {
         "en": "Which role do you mean? For {place} the guides cover {options}.",
         "nl": "Welke rol bedoel je? Voor {place} behandelen de gidsen {options}.",
