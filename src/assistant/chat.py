@@ -85,18 +85,19 @@ class Assistant:
             return smalltalk(query, self.catalogue)
         if not query.has_slots and not query.terms:
             return off_topic(query, self.catalogue)
-        embedding = self.retriever.embed(query.text)
+        # Searched with the topic and content words, not the raw question (see Query.search_text).
+        embedding = self.retriever.embed(query.search_text)
         if query.has_slots:
             route = self.catalogue.route(query)
         else:
             # Nothing named: let retrieval pick the guide, and quote it only if it matches.
-            results = self.retriever.retrieve(query.text, embedding=embedding, top_k=3)
+            results = self.retriever.retrieve(query.search_text, embedding=embedding, top_k=3)
             if not results:
                 return off_topic(query, self.catalogue)
             best = self.catalogue.by_key[results[0].node.metadata["guide"]]
             route = Route(targets=[Target(best, None)])
         keys = list(dict.fromkeys(target.guide.key for target in route.targets))
-        results = self.retriever.retrieve(query.text, keys, embedding=embedding) if keys else []
+        results = self.retriever.retrieve(query.search_text, keys, embedding=embedding) if keys else []
         answer = compose(query, route, self.catalogue, Evidence(results))
         if answer.abstained and not query.has_slots:
             return off_topic(query, self.catalogue)

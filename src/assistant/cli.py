@@ -191,3 +191,38 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     click.echo(f"chat page: {url}/  API: {url}/api/docs  widget: {url}/widget.js", err=False)
     sys.stdout.flush()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+@main.command(name="eval")
+@click.option("--sets", "sets_dir", type=click.Path(path_type=Path), default=Path("eval/sets"),
+              show_default=True, help="folder of JSON-lines eval sets")
+@click.option("--gates", "gates_file", type=click.Path(path_type=Path),
+              default=Path("eval/gates.toml"), show_default=True,
+              help="gates and per-set corpora (TOML)")
+@click.option("--report", "report_md", type=click.Path(path_type=Path),
+              default=Path("eval/report.md"), show_default=True, help="the Markdown report")
+@click.option("--json", "report_json", type=click.Path(path_type=Path),
+              default=Path("eval/out/report.json"), show_default=True,
+              help="the JSON report (every case, both systems)")
+@click.option("--set", "only", multiple=True, help="run only this set (repeatable)")
+@click.option("--no-baseline", is_flag=True, help="skip the plain-retrieval baseline")
+@clean_errors
+def eval_command(sets_dir: Path, gates_file: Path, report_md: Path, report_json: Path,
+                 only: tuple[str, ...], no_baseline: bool) -> None:
+    """Run the eval sets on fresh temp indexes; exit 1 when a gate is missed."""
+    from .evaluate import evaluate
+
+    run = evaluate(_settings(), sets_dir, gates_file, report_md, report_json, only=only,
+                   baseline=not no_baseline)
+    for name, data in run.report["sets"].items():
+        engine, base = data["engine"], data["baseline"]
+        click.echo(f"{name}: {engine['passed']}/{engine['cases']} pass; recall {engine['recall']}"
+                   f" (baseline {base.get('recall', '-')}), abstention {engine['abstention_accuracy']},"
+                   f" groundedness {engine['groundedness']}, hit@3 {engine['hit_at_3']}"
+                   f" (baseline {base.get('hit_at_3', '-')}), MRR {engine['mrr']},"
+                   f" p50 {engine['latency_p50_ms']} ms")
+    click.echo(f"report: {report_md}, {report_json} ({run.report['seconds']} s)")
+    if run.failures:
+        for failure in run.failures:
+            click.echo(f"gate missed: {failure}", err=True)
+        sys.exit(1)

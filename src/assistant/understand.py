@@ -23,6 +23,7 @@ from .vocab import (
     LEVELS,
     PLACES,
     TOPIC_ORDER,
+    TOPIC_SEARCH_WORDS,
     TOPIC_TRIGGERS,
     VAGUE_MODIFIERS,
     correct_typos,
@@ -57,6 +58,13 @@ COMPARE = re.compile(
     r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
     r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
+# "What do backend developers do?": a bare "what do" also starts salary questions ("what do
+# seniors earn"), so the role question is recognised by its closing verb.
+ABOUT_ROLE = re.compile(r"^(what (do|does)\b.*\bdo\b|wat (doet|doen)\b|que (fait|font)\b)")
+_LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
+# "from junior to senior", "van junior tot senior": every level in between is asked too.
+# ("between junior and senior" is left alone: that is usually a comparison of the two.)
+LEVEL_SPAN = re.compile(rf"\b(?:from|van|de) ({_LEVEL_WORDS}) (?:to|through|tot|a) ({_LEVEL_WORDS})\b")
 CAPITALISED_PLACE = re.compile(
     r"\b(?:in|near|around|à|te|rond|autour de)\s+([A-Z][a-zà-ÿ]+(?:[- ][A-Z][a-zà-ÿ]+)?)")
 NOT_PLACES = {"english", "dutch", "french", "german", "flemish", "java", "python", "go",
@@ -100,6 +108,16 @@ class Query:
                     or self.unknown_roles or self.levels)
 
     @property
+    def search_text(self) -> str:
+        """What to retrieve with inside the routed guides: the topics (inherited ones too) in
+        the guides' heading words plus the question's content words; place and role are
+        left out because routing has already chosen the guides."""
+        wanted = [TOPIC_SEARCH_WORDS[t] for t in self.topics if t in TOPIC_SEARCH_WORDS]
+        if "about_role" in self.topics:  # there the role is the subject ("About <Role>")
+            wanted += self.roles
+        return " ".join([*wanted, *self.terms]) or self.text
+
+    @property
     def main_topics(self) -> tuple[str, ...]:
         structured = tuple(t for t in self.topics if t in STRUCTURED_TOPICS)
         return structured or self.topics[:1]
@@ -131,6 +149,11 @@ class Vocabulary:
         vocabulary |= {t for triggers in TOPIC_TRIGGERS.values() for t in triggers if " " not in t}
         vocabulary |= {w for form in self.roles for w in form.distinct}
         vocabulary |= set(HEAD_CLASS)
+        # Words inside multi-word phrases ("entry level", "big names") are real words too:
+        # left out, typo tolerance turned "level" into "levels" and "names" into "namen".
+        phrases = [a for a, _ in self.place_aliases] + [s for v in LEVELS.values() for s in v] \
+            + [t for v in TOPIC_TRIGGERS.values() for t in v]
+        vocabulary |= {w for phrase in phrases if " " in phrase for w in phrase.split()}
         self.vocabulary = vocabulary
 
     @staticmethod
@@ -172,6 +195,16 @@ def _find_phrases(text: str, phrases) -> list[tuple[int, str]]:
     return hits
 
 
+def _level_span(corrected: str, levels: list[str]) -> list[str]:
+    match = LEVEL_SPAN.search(corrected)
+    if not match:
+        return levels
+    ends = [next(level for level, spellings in LEVELS.items() if word in spellings)
+            for word in match.groups()]
+    low, high = sorted(LEVEL_ORDER.index(level) for level in ends)
+    return sorted(set(levels) | set(LEVEL_ORDER[low:high + 1]), key=LEVEL_ORDER.index)
+
+
 def parse(text: str, vocabulary: Vocabulary) -> Query:
     """Slots of one message, without any conversation context."""
     detected = detect_language(text)
@@ -194,6 +227,8 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     unknown = [p for _, p in sorted(_find_phrases(corrected, FOREIGN_PLACES))]
     for candidate in CAPITALISED_PLACE.findall(text):
         key = normalize(candidate)
+        if " " not in key:  # "Lueven" is read as Leuven above; not also an unknown place
+            key = correct_typos([key], vocabulary.vocabulary)[0]
         if (key not in NOT_PLACES and key not in vocabulary.vocabulary
                 and not any(key == alias for alias, _ in vocabulary.place_aliases)
                 and not any(key in form.distinct for form in vocabulary.roles)):
@@ -203,8 +238,11 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     roles = vocabulary.match_roles(singular_tokens)
     levels = sorted({level for level, spellings in LEVELS.items()
                      if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
+    levels = _level_span(corrected, levels)
     topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
-                     if _find_phrases(corrected, triggers)}, key=TOPIC_ORDER.index)
+                     if _find_phrases(corrected, triggers)}
+                    | ({"about_role"} if ABOUT_ROLE.search(corrected) else set()),
+                    key=TOPIC_ORDER.index)
 
     slot_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
     slot_words |= {w for form in vocabulary.roles for w in form.distinct} | set(HEAD_CLASS)

@@ -178,6 +178,7 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
     "salary": ("salary", "salaries", "salarie", "pay", "paid", "pays", "earn", "earns",
                "earning", "earnings", "wage", "wages", "compensation", "comp", "remuneration",
                "how much", "package", "rate", "rates", "budget", "tc", "cost to hire",
+               "cost", "costs", "cost me", "kost", "kosten", "coute", "coutent",
                "salaris", "salarissen", "loon", "lonen", "verdient", "verdienen", "verdien",
                "bruto", "salaire", "salaires", "gagne", "gagnent", "gagner", "combien",
                "brut", "paye", "payes", "pay band", "pay range", "hoeveel verdient"),
@@ -202,7 +203,9 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
               "technologies used", "gereedschap", "software they use"),
     "career": ("career", "careers", "career path", "progression", "career ladder",
                "promotion", "promotions", "loopbaan", "carriere", "evolution", "doorgroei",
-               "levels", "ladder", "growth path"),
+               "loopbaanpad", "carrierepad", "doorgroeimogelijkheden", "parcours",
+               "levels", "ladder", "growth path", "progress", "progressing", "move up",
+               "next step", "next steps"),
     "demand": ("demand", "in demand", "market", "sought", "sought after", "shortage",
                "scarce", "scarcity", "marche", "demande", "arbeidsmarkt", "markt",
                "gevraagd", "hard to find", "hard to hire", "competition", "trends"),
@@ -215,6 +218,15 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
                    "missions", "day to day", "what is a", "what they do", "do all day"),
     "jobs": ("jobs", "job board", "vacancies", "vacancy", "openings", "vacatures",
              "offres", "emplois", "job postings", "listings"),
+}
+# Each topic in the words of the site's section headings. Retrieval within a routed guide
+# searches with these plus the question's content words: every chunk of a guide carries its
+# title's role and place, so those words in a query only favour the shortest chunks.
+TOPIC_SEARCH_WORDS = {
+    "salary": "salary ranges", "employers": "key companies", "hubs": "tech hubs coworking",
+    "universities": "universities education", "skills": "key skills", "tools": "common tools",
+    "career": "career path", "demand": "market demand", "why_hire": "why hire",
+    "scene": "tech scene", "about_role": "about", "jobs": "browse jobs",
 }
 # When several topics match, the first in this order is the main one.
 TOPIC_ORDER = ("salary", "employers", "hubs", "universities", "skills", "tools", "career",
