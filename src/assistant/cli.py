@@ -182,11 +182,16 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
+    from .answer import example_questions
     from .api import create_app
     from .chat import Assistant
 
     settings = _settings(host=host, port=port, index=index)
-    app = create_app(settings, Assistant(settings))
+    assistant = Assistant(settings)
+    # The embedding model loads on first use (~5 s): pay that now, not on a visitor's question.
+    for question in example_questions(assistant.catalogue, "en")[:1]:
+        assistant.ask(question)
+    app = create_app(settings, assistant)
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"chat page: {url}/  API: {url}/api/docs  widget: {url}/widget.js", err=False)
     sys.stdout.flush()
