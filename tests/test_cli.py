@@ -53,7 +53,8 @@ def test_bad_questions_exit_2_with_one_line(shipped_index, question, message):
 
 
 def test_no_index_yet_exits_3(tmp_path):
-    result = run_cli("ask", "What does a senior earn in Leuven?", env={"ASSISTANT_INDEX": str(tmp_path / "none")})
+    result = run_cli("ask", "What does a senior earn in Leuven?",
+                     env={"ASSISTANT_INDEX": str(tmp_path / "none")})
     assert result.returncode == 3 and "assistant ingest" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -10,7 +10,6 @@ import pytest
 from assistant.chunks import MAX_CHUNK_CHARS, guide_nodes
 from assistant.corpus import load_corpus, parse_amount, parse_guide, parse_salary_table
 from assistant.errors import CorpusError
-
 from conftest import FIXTURE_GUIDES, SHIPPED_CORPUS
 
 SEED_SECTIONS = [

@@ -18,7 +18,6 @@ from assistant.chunks import guide_nodes
 from assistant.corpus import parse_guide
 from assistant.index import chroma_client, ingest
 from assistant.settings import Settings
-
 from conftest import ASSISTANT_BIN, FIXTURE_GUIDES, ROOT, SHIPPED_CORPUS, copy_corpus, run_cli
 
 pytestmark = pytest.mark.integration
@@ -34,9 +33,9 @@ def snapshot(settings: Settings) -> dict:
     guides = client.get_collection("assistant_guides").get(include=["documents", "metadatas"])
     return {
         "chunks": sorted(zip(chunks["ids"], chunks["documents"],
-                             [m.get("digest") for m in chunks["metadatas"]])),
+                             [m.get("digest") for m in chunks["metadatas"]], strict=True)),
         "guides": sorted(zip(guides["ids"], guides["documents"],
-                             [m.get("digest") for m in guides["metadatas"]])),
+                             [m.get("digest") for m in guides["metadatas"]], strict=True)),
     }
 
 
