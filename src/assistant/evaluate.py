@@ -11,8 +11,9 @@ final answer object is scored:
 - forbidden facts absent;
 - abstention accuracy, precision and recall (`abstained` against the expected abstention);
 - groundedness: every number in a non-abstained answer appears in its cited sources' quotes;
-- retrieval hit@3 and MRR against the gold section's chunk ids, computed by llama-index's
-  `RetrieverEvaluator` (metrics "hit_rate" on the top 3, "mrr" on the engine's top k);
+- retrieval hit@3 and MRR of what the engine retrieved for the final turn (within the guides
+  it routed to) against the gold section's chunk ids, computed by llama-index's
+  `RetrieverEvaluator` (metric "hit_rate" on the top 3, "mrr" on the engine's top k);
 - latency p50/p95.
 
 The baseline (`baseline.py`) answers the same final questions with a plain `VectorStoreIndex`
@@ -22,6 +23,7 @@ checks the gates; it never changes the engine's behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -29,7 +31,7 @@ import statistics
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,24 +270,6 @@ class Workspace:
                              f"{case.gold_section!r}")
         return ids
 
-    def engine_nodes(self, question: str, history: list[dict]) -> list:
-        """What the engine retrieves for the final turn, within the guides it routes to."""
-        from .catalogue import Route, Target
-
-        assistant = self.assistant
-        query = assistant.understand(question, history)
-        embedding = assistant.retriever.embed(query.search_text)
-        if query.has_slots:
-            route = assistant.catalogue.route(query)
-        else:  # mirrors Assistant._answer: retrieval picks the guide when nothing is named
-            first = assistant.retriever.retrieve(query.search_text, embedding=embedding, top_k=3)
-            if not first:
-                return []
-            route = Route(targets=[Target(assistant.catalogue.by_key[first[0].node.metadata["guide"]],
-                                          None)])
-        keys = list(dict.fromkeys(t.guide.key for t in route.targets))
-        return assistant.retriever.retrieve(query.search_text, keys, embedding=embedding) if keys else []
-
 
 def retrieval_scores(fetch, query: str, expected_ids: list[str]) -> tuple[float, float]:
     """(hit@3, MRR) of `fetch(query) -> nodes` through llama-index's RetrieverEvaluator."""
@@ -314,21 +298,41 @@ def retrieval_scores(fetch, query: str, expected_ids: list[str]) -> tuple[float,
             mrr.evaluate(query, expected_ids).metric_vals_dict["mrr"])
 
 
+@contextlib.contextmanager
+def recorded_retrieval(retriever: Any) -> Iterator[list[list]]:
+    """Record the results of every `retriever.retrieve` call made inside the block."""
+    calls: list[list] = []
+    original = retriever.retrieve
+
+    def recording(*args: Any, **kwargs: Any) -> list:
+        results = original(*args, **kwargs)
+        calls.append(results)
+        return results
+
+    retriever.retrieve = recording
+    try:
+        yield calls
+    finally:
+        del retriever.retrieve  # the instance attribute; the class's method shows again
+
+
 def run_case(case: Case, workspace: Workspace) -> CaseResult:
     assistant = workspace.assistant
     history: list[dict] = []
-    answer = None
-    for turn in case.turns:
-        answer = assistant.ask(turn, history).to_dict()
-        history += [{"role": "user", "content": turn},
-                    {"role": "assistant", "content": answer["answer"]}]
-    assert answer is not None
-    question, earlier = case.turns[-1], history[:-2]
+    for turn in case.turns[:-1]:
+        earlier = assistant.ask(turn, history).answer
+        history += [{"role": "user", "content": turn}, {"role": "assistant", "content": earlier}]
+    question = case.turns[-1]
+    with recorded_retrieval(assistant.retriever) as calls:
+        answer = assistant.ask(question, history).to_dict()
     text = answer["answer"]
     hit = mrr = None
     gold = workspace.gold_ids(case) if case.gold_guide else None
     if gold:
-        hit, mrr = retrieval_scores(lambda q: workspace.engine_nodes(q, earlier), question, gold)
+        # What the engine really retrieved for the final turn: its last retrieval call is
+        # the one within the routed guides (the first, when there are two, picks a guide).
+        nodes = calls[-1] if calls else []
+        hit, mrr = retrieval_scores(lambda _q: nodes, question, gold)
     result = CaseResult(
         id=case.id, set=case.set, category=case.category, turns=case.turns, answer=text,
         abstained=answer["abstained"], kind=answer.get("kind", ""),
