@@ -270,6 +270,10 @@ def overlap(terms: tuple[str, ...], sentence: str) -> int:
     return sum(_stem(term) in stems for term in terms)
 
 
+def _is_prose(line: str) -> bool:
+    return not line.lstrip().startswith(("-", "•", "*", "|"))
+
+
 def quote_part(target: Target, sections: list[Section], query: Query, evidence: Evidence,
                need_terms: bool) -> Part:
     """Quote up to two sentences of `sections`; with `need_terms`, only sentences that share
@@ -291,7 +295,9 @@ def quote_part(target: Target, sections: list[Section], query: Query, evidence: 
         if not terms or not scored:
             return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
                         grounded=False)
-    best = sorted(scored, key=lambda e: (e[0], e[1]), reverse=True)[:MAX_QUOTE_SENTENCES]
+    # On equal overlap a sentence of prose beats a bare list item or table row: "what does
+    # imec do?" wants the sentence about imec, not the "- imec" line of a list.
+    best = sorted(scored, key=lambda e: (e[0], _is_prose(e[3]), e[1]), reverse=True)[:MAX_QUOTE_SENTENCES]
     best.sort(key=lambda e: -e[1])  # back in the guide's order
     section = best[0][2]
     text = " ".join(entry[3] for entry in best if entry[2] is section)

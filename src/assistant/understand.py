@@ -59,7 +59,8 @@ COMPARE = re.compile(
     r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
 # "What do backend developers do?": a bare "what do" also starts salary questions ("what do
-# seniors earn"), so the role question is recognised by its closing verb.
+# seniors earn"), so the role question is recognised by its closing verb, and only when it
+# names a role ("what does imec do?" is not about the role).
 ABOUT_ROLE = re.compile(r"^(what (do|does)\b.*\bdo\b|wat (doet|doen)\b|que (fait|font)\b)")
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
@@ -241,7 +242,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     levels = _level_span(corrected, levels)
     topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
                      if _find_phrases(corrected, triggers)}
-                    | ({"about_role"} if ABOUT_ROLE.search(corrected) else set()),
+                    | ({"about_role"} if roles and ABOUT_ROLE.search(corrected) else set()),
                     key=TOPIC_ORDER.index)
 
     slot_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}

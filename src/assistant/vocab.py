@@ -187,7 +187,7 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
                   "organizations", "bedrijven", "bedrijf", "werkgevers", "werkgever",
                   "entreprises", "entreprise", "employeurs", "employeur", "societes",
                   "big names", "key players", "players", "corporates", "businesses"),
-    "hubs": ("hub", "hubs", "coworking", "co working", "incubator", "incubators",
+    "hubs": ("hub", "hubs", "coworking", "co working", "cowork", "incubator", "incubators",
              "accelerator", "accelerators", "innovation center", "workspace", "workspaces",
              "werkplekken", "espace", "espaces", "incubateur", "incubateurs"),
     "universities": ("university", "universities", "universiteit", "universiteiten",
