@@ -303,6 +303,7 @@ def recorded_retrieval(retriever: Any) -> Iterator[list[list]]:
     """Record the results of every `retriever.retrieve` call made inside the block."""
     calls: list[list] = []
     original = retriever.retrieve
+    own = vars(retriever).get("retrieve")  # an instance-level override to put back
 
     def recording(*args: Any, **kwargs: Any) -> list:
         results = original(*args, **kwargs)
@@ -313,7 +314,10 @@ def recorded_retrieval(retriever: Any) -> Iterator[list[list]]:
     try:
         yield calls
     finally:
-        del retriever.retrieve  # the instance attribute; the class's method shows again
+        if own is None:
+            del retriever.retrieve  # the class's method shows again
+        else:
+            retriever.retrieve = own
 
 
 def run_case(case: Case, workspace: Workspace) -> CaseResult:
