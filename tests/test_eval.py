@@ -15,6 +15,7 @@ import pytest
 
 from assistant.evaluate import (
     Workspace,
+    answer_language,
     check_gates,
     fact_present,
     load_config,
@@ -50,6 +51,16 @@ def test_fact_matching_and_groundedness() -> None:
     assert ungrounded_numbers(cited) == []
     cited["answer"] += " Add 10% for leads."
     assert ungrounded_numbers(cited) == ["10"]
+
+
+def test_answer_language_is_judged_from_the_templates() -> None:
+    assert answer_language("Senior backend developers in Leuven earn €61,800 – €87,550 gross "
+                           "per year.") == "en"
+    assert answer_language("Senior backend developers in Leuven verdienen €61,800 – €87,550 "
+                           "bruto per jaar.") == "nl"
+    assert answer_language("Les backend developers (Senior) à Louvain gagnent €61,800 – "
+                           "€87,550 brut par an.") == "fr"
+    assert answer_language("Recruiting Backend Developers in Leuven › Market Demand: “...”") is None
 
 
 def test_shipped_sets_are_valid_and_large_enough() -> None:

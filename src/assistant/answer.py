@@ -144,7 +144,7 @@ def smalltalk(query: Query, catalogue: Catalogue) -> Answer:
 
 def gap_sentence(gap: Gap, catalogue: Catalogue, lang: str) -> str:
     if gap.kind == "place":
-        return say("gap_place", lang, place=gap.place or "",
+        return say("gap_place", lang, place=place_name(gap.place or "", lang),
                    coverage=coverage(catalogue, lang, role=gap.role))
     if gap.kind == "role":
         return say("gap_role", lang, role=gap.role or "", coverage=coverage(catalogue, lang))

@@ -14,6 +14,7 @@ final answer object is scored:
 - retrieval hit@3 and MRR of what the engine retrieved for the final turn (within the guides
   it routed to) against the gold section's chunk ids, computed by llama-index's
   `RetrieverEvaluator` (metric "hit_rate" on the top 3, "mrr" on the engine's top k);
+- language: an answer's frame (its template words) is in the language of the question;
 - latency p50/p95.
 
 The baseline (`baseline.py`) answers the same final questions with a plain `VectorStoreIndex`
@@ -44,7 +45,7 @@ CASE_FIELDS = {"id", "category", "turns", "expected_facts", "forbidden_facts",
                "expected_abstention", "gold_guide", "gold_section", "lang", "note"}
 REQUIRED_FIELDS = ("id", "category", "turns", "expected_abstention")
 DEFAULT_GATES = {"recall": 0.95, "abstention_accuracy": 1.0, "groundedness": 1.0,
-                 "hit_at_3": 0.95, "forbidden_cases": 0}
+                 "hit_at_3": 0.95, "forbidden_cases": 0, "language": 1.0}
 HIT_K = 3
 
 # A number as guides and answers write it: "61,800", "61.800", "61 800" (also with the
@@ -83,6 +84,25 @@ def ungrounded_numbers(answer: dict) -> list[str]:
     for source in answer.get("sources", []):
         cited |= numbers(source.get("quote") or "")
     return sorted(f"{n:g}" for n in numbers(answer.get("answer", "")) - cited)
+
+
+def answer_language(text: str) -> str | None:
+    """Which language's templates (phrases.TEMPLATES) the answer is framed in; None when
+    no template's fixed words are in it. Judged from the templates, not from the engine's
+    own language detector, so a wrong detection cannot vouch for itself."""
+    from .phrases import TEMPLATES
+
+    scores = {"en": 0, "nl": 0, "fr": 0}
+    for variants in TEMPLATES.values():
+        fragments = {lang: {f.strip(" .:;,()“”«»") for f in re.split(r"\{[a-z_]+\}", template)}
+                     for lang, template in variants.items()}
+        for lang, own in fragments.items():
+            if lang not in scores:
+                continue
+            others = set().union(*(f for other, f in fragments.items() if other != lang))
+            scores[lang] += sum(len(f) for f in own - others if len(f) >= 4 and f in text)
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] else None
 
 
 # --- eval sets and config -----------------------------------------------------------------
@@ -213,6 +233,8 @@ class CaseResult:
     hit_at_3: float | None
     mrr: float | None
     latency_ms: float
+    lang: str = "en"  # the language the question was asked in
+    answered_lang: str | None = None  # the language of the answer's frame; None: no frame
     baseline: dict | None = None
 
     @property
@@ -228,7 +250,13 @@ class CaseResult:
             out.append("ungrounded numbers " + ", ".join(self.ungrounded))
         if self.hit_at_3 == 0.0:
             out.append(f"gold section not in top {HIT_K}")
+        if self.wrong_language:
+            out.append(f"answered in {self.answered_lang}, asked in {self.lang}")
         return out
+
+    @property
+    def wrong_language(self) -> bool:
+        return self.answered_lang is not None and self.answered_lang != self.lang
 
     def to_dict(self) -> dict:
         return {**asdict(self), "failures": self.failures}
@@ -344,7 +372,8 @@ def run_case(case: Case, workspace: Workspace) -> CaseResult:
         missing_facts=[f for f in case.expected_facts if not fact_present(f, text)],
         forbidden_found=[f for f in case.forbidden_facts if fact_present(f, text)],
         ungrounded=ungrounded_numbers(answer), hit_at_3=hit, mrr=mrr,
-        latency_ms=float(answer["latency_ms"]),
+        latency_ms=float(answer["latency_ms"]), lang=case.lang or "en",
+        answered_lang=answer_language(text),
     )
     if workspace.baseline is not None:
         result.baseline = workspace.baseline.run(case, question, gold)
@@ -379,6 +408,7 @@ def metrics(results: list[CaseResult]) -> dict:
     answered = [r for r in results if not r.abstained]
     gold = [r for r in results if r.hit_at_3 is not None]
     latencies = [r.latency_ms for r in results]
+    judged = [r for r in results if r.answered_lang is not None]
     return {
         "cases": len(results),
         "passed": sum(not r.failures for r in results),
@@ -392,6 +422,7 @@ def metrics(results: list[CaseResult]) -> dict:
         "hit_at_3": _ratio(sum(r.hit_at_3 for r in gold), len(gold)),
         "mrr": _ratio(sum(r.mrr for r in gold), len(gold)),
         "retrieval_cases": len(gold),
+        "language": _ratio(sum(not r.wrong_language for r in judged), len(judged)),
         "latency_p50_ms": _percentile(latencies, 50),
         "latency_p95_ms": _percentile(latencies, 95),
     }
@@ -431,6 +462,7 @@ GATE_CHECKS = {
     "groundedness": ("groundedness", "min", lambda r: bool(r.ungrounded)),
     "hit_at_3": ("hit_at_3", "min", lambda r: r.hit_at_3 == 0.0),
     "forbidden_cases": ("forbidden_cases", "max", lambda r: bool(r.forbidden_found)),
+    "language": ("language", "min", lambda r: r.wrong_language),
 }
 
 
@@ -482,6 +514,7 @@ METRIC_ROWS = (
     ("abstention_accuracy", "abstention accuracy"), ("abstention_precision", "abstention precision"),
     ("abstention_recall", "abstention recall"), ("groundedness", "groundedness"),
     ("hit_at_3", f"retrieval hit@{HIT_K}"), ("mrr", "retrieval MRR"),
+    ("language", "answered in the question's language"),
     ("latency_p50_ms", "latency p50 (ms)"), ("latency_p95_ms", "latency p95 (ms)"),
 )
 

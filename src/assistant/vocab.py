@@ -66,8 +66,9 @@ COUNTRY_ALIASES = ("belgium", "belgie", "belgique", "belgien", "belgian")
 PLACE_NAMES = {
     "nl": {"Brussels": "Brussel", "Ghent": "Gent", "Antwerp": "Antwerpen", "Bruges": "Brugge",
            "Liège": "Luik", "Namur": "Namen", "Ostend": "Oostende", "Belgium": "België"},
-    "fr": {"Leuven": "Louvain", "Ghent": "Gand", "Antwerp": "Anvers", "Mechelen": "Malines",
-           "Kortrijk": "Courtrai", "Ostend": "Ostende", "Aalst": "Alost", "Belgium": "Belgique"},
+    "fr": {"Leuven": "Louvain", "Brussels": "Bruxelles", "Ghent": "Gand", "Antwerp": "Anvers",
+           "Mechelen": "Malines", "Kortrijk": "Courtrai", "Ostend": "Ostende", "Aalst": "Alost",
+           "Belgium": "Belgique"},
 }
 
 # Places outside Belgium that recruiters mention; the guides never cover them.
@@ -262,17 +263,18 @@ LANGUAGE_MARKERS = {
     "nl": {"wat", "hoeveel", "verdient", "verdienen", "welke", "bedrijven", "werkgevers",
            "een", "het", "de", "van", "voor", "zijn", "universiteiten", "hogescholen",
            "loon", "salaris", "ontwikkelaar", "ontwikkelaars", "waar", "wie", "hoe", "en",
-           "bij", "dan", "ook", "er", "zijn", "welk", "kan", "je", "ik", "jij", "bedankt",
-           "dank", "hallo", "goedemorgen", "waarom", "werken", "medior", "verdiensten"},
+           "bij", "dan", "ook", "er", "welk", "kan", "je", "ik", "jij", "bedankt",
+           "dank", "hallo", "goedemorgen", "waarom", "werken", "medior", "verdiensten",
+           "hebben", "nodig", "vaardigheden", "zoeken", "werven"},
     "fr": {"quel", "quelle", "quels", "quelles", "combien", "gagne", "gagnent", "salaire",
            "salaires", "une", "les", "des", "du", "le", "la", "est", "sont", "entreprises",
            "employeurs", "universites", "ecoles", "developpeur", "developpeurs", "pour",
            "et", "au", "aux", "qui", "ou", "merci", "bonjour", "pourquoi", "quoi", "peux",
            "vous", "tu", "je", "salut", "un"},
+    # "developer(s)" is no English marker: Dutch and French recruiters use the word too.
     "en": {"what", "how", "much", "which", "the", "does", "do", "earn", "salary", "is",
            "are", "companies", "employers", "universities", "for", "of", "and", "a", "an",
-           "who", "where", "why", "thanks", "hello", "hi", "can", "you", "developer",
-           "developers", "about", "there"},
+           "who", "where", "why", "thanks", "hello", "hi", "can", "you", "about", "there"},
 }
 
 
