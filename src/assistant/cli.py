@@ -1,8 +1,9 @@
-"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat, serve.
+"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat, serve, eval.
 
 Heavy libraries (torch, chromadb, llama-index) are imported inside the commands, so
 `assistant --help` stays fast. Every `AssistantError` becomes one line on stderr and its
-exit code (2 bad input, 3 no index yet, 1 other failures); no traceback reaches the user.
+exit code (2 bad input, 3 no index yet, 1 other failures, and for `eval` a missed gate);
+no traceback reaches the user.
 """
 
 from __future__ import annotations
