@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index
+.PHONY: install run test lint index bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -33,3 +33,8 @@ test: install
 
 lint: install
 	$(BIN)/ruff check src tests
+
+# The scale benchmark (issue 5): synthetic guides in a temp folder, ~10-20 min on 2 cores.
+# Never part of `make test`. BENCH_ARGS="--sizes 10,100 --runs 2" for a quick look.
+bench: install
+	$(BIN)/python eval/bench.py --json eval/out/bench.json $(BENCH_ARGS)
