@@ -5,7 +5,8 @@ data folder, so nothing is shared with a developer's server and nothing is skipp
 Covered: ingest and answer through the CLI, no-op re-ingest, nothing written locally, the
 "no index yet" exit code on an empty server, the one-line error (exit 1, naming the URL, no
 traceback) when the server is down, and recovery once it is back on the same port and data
-folder, for the CLI and for a long-lived in-process `Assistant` (an app replica).
+folder, for the CLI and for a long-lived in-process `Assistant` (an app replica, which keeps
+answering guides it has already read and fails clearly on the others while the server is away).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.integration
 
 LEUVEN_SENIOR = "€61,800 – €87,550"
 QUESTION = "What does a senior backend developer earn in Leuven?"
+BRUSSELS_SENIOR = "€69,800 – €95,600"
+OTHER_QUESTION = "What does a senior data scientist earn in Brussels?"
 
 
 def chroma_bin() -> str:
@@ -154,10 +157,14 @@ def test_a_running_replica_recovers_when_the_server_returns(server, tmp_path, re
     assert LEUVEN_SENIOR in replica.ask(QUESTION).answer
 
     server.stop()
+    # A guide this replica has served is answered from its in-memory snapshot (retrieve.py);
+    # one it has not read yet needs the server, and says so.
+    assert LEUVEN_SENIOR in replica.ask(QUESTION).answer
     with pytest.raises(IndexUnavailableError) as error:
-        replica.ask(QUESTION)
+        replica.ask(OTHER_QUESTION)
     assert server.url in str(error.value)
 
     server.start()
+    assert BRUSSELS_SENIOR in replica.ask(OTHER_QUESTION).answer
     assert LEUVEN_SENIOR in replica.ask(QUESTION).answer
     assert not (tmp_path / "no-local-index").exists()

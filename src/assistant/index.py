@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ from .settings import Settings
 
 # Bump when parsing or chunking changes what a guide's chunks are: every guide re-ingests.
 INDEX_FORMAT = "3"
-# Embedding batches span guides so the model sees full batches on a large corpus.
+# Embedding batches span guides so the model sees full batches on a large corpus; a group is
+# embedded in one call (sorted by length inside sentence-transformers) and written at once.
 WRITE_GROUP_CHUNKS = 512
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -141,7 +143,7 @@ class Store:
     def guide_digests(self) -> dict[str, tuple[str, int]]:
         records = self.guides.get(include=["metadatas"])
         return {gid: (meta["digest"], int(meta["chunks"]))
-                for gid, meta in zip(records["ids"], records["metadatas"])}
+                for gid, meta in zip(records["ids"], records["metadatas"], strict=True)}
 
     def load_guides(self) -> list[Guide]:
         with server_errors(self.settings):
@@ -151,7 +153,21 @@ class Store:
 
     def chunk_digests(self, guide_key: str) -> dict[str, str]:
         records = self.chunks.get(where={"guide": guide_key}, include=["metadatas"])
-        return {cid: meta.get("digest", "") for cid, meta in zip(records["ids"], records["metadatas"])}
+        return {cid: meta.get("digest", "")
+                for cid, meta in zip(records["ids"], records["metadatas"], strict=True)}
+
+    def chunk_digests_of(self, guide_keys: list[str]) -> dict[str, dict[str, str]]:
+        """`chunk_digests` for several guides in one read (one filtered get per guide was
+        most of a large ingest's non-embedding time)."""
+        if not guide_keys:
+            return {}
+        where = ({"guide": guide_keys[0]} if len(guide_keys) == 1
+                 else {"guide": {"$in": list(guide_keys)}})
+        records = self.chunks.get(where=where, include=["metadatas"])
+        found: dict[str, dict[str, str]] = {}
+        for cid, meta in zip(records["ids"], records["metadatas"], strict=True):
+            found.setdefault(meta["guide"], {})[cid] = meta.get("digest", "")
+        return found
 
     def count(self) -> int:
         with server_errors(self.settings):
@@ -197,22 +213,30 @@ def ingest(settings: Settings, embedder: Any, client: Any = None,
     with ingest_lock(settings), server_errors(settings):
         store = Store(settings, client=client, create=True)
         known = store.guide_digests()
-        pending: list[tuple[Guide, list[TextNode], dict[str, str]]] = []
-        pending_chunks = 0
+        changed: list[tuple[Guide, list[TextNode]]] = []
         for guide in guides:
             recorded = known.get(guide.key)
             if recorded and recorded[0] == _record_digest(guide):
                 report.unchanged += recorded[1]
+                if progress:
+                    progress(1)
             else:
-                nodes = guide_nodes(guide)
-                pending.append((guide, nodes, store.chunk_digests(guide.key)))
-                pending_chunks += len(nodes)
-                if pending_chunks >= WRITE_GROUP_CHUNKS:
-                    _write(store, embedder, pending, report)
-                    pending, pending_chunks = [], 0
-            if progress:
-                progress(1)
-        _write(store, embedder, pending, report)
+                changed.append((guide, guide_nodes(guide)))
+        # Embedding (torch, both cores) and writing (Chroma) overlap: one writer thread stores
+        # group N while group N+1 is embedded. Groups are stored in order and each group
+        # writes its chunks before its guides' records, so a killed ingest still loses nothing.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write") as writer:
+            in_flight: Future | None = None
+            for group in _groups(changed):
+                planned = _plan(store, group, report)
+                vectors = embedder.get_text_embedding_batch(planned.texts) if planned.texts else []
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writer.submit(_store, store, planned, vectors)
+                if progress:
+                    progress(len(group))
+            if in_flight is not None:
+                in_flight.result()
         keep = {guide.key for guide in guides} | failed_keys
         for key in sorted(set(known) - keep):
             report.deleted += len(store.chunk_digests(key))
@@ -230,45 +254,72 @@ def ingest(settings: Settings, embedder: Any, client: Any = None,
     return report
 
 
-def _write(store: Store, embedder: Any,
-           pending: list[tuple[Guide, list[TextNode], dict[str, str]]],
-           report: IngestReport) -> None:
-    if not pending:
-        return
-    to_embed: list[TextNode] = []
-    to_delete: list[str] = []
-    for _guide, nodes, old in pending:
+def _groups(changed: list[tuple[Guide, list[TextNode]]]
+            ) -> Iterator[list[tuple[Guide, list[TextNode]]]]:
+    """Whole guides, about WRITE_GROUP_CHUNKS chunks per group."""
+    group: list[tuple[Guide, list[TextNode]]] = []
+    size = 0
+    for guide, nodes in changed:
+        group.append((guide, nodes))
+        size += len(nodes)
+        if size >= WRITE_GROUP_CHUNKS:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+@dataclass
+class _Planned:
+    guides: list[tuple[Guide, int]]  # each guide and its chunk count
+    to_embed: list[TextNode]
+    to_delete: list[str]
+
+    @property
+    def texts(self) -> list[str]:
+        return ([node.get_content(metadata_mode=MetadataMode.EMBED) for node in self.to_embed]
+                + [guide.title for guide, _count in self.guides])
+
+
+def _plan(store: Store, group: list[tuple[Guide, list[TextNode]]], report: IngestReport) -> _Planned:
+    """Which chunks of these guides need embedding and which stored ones go (one Chroma read)."""
+    old_by_guide = store.chunk_digests_of([guide.key for guide, _nodes in group])
+    planned = _Planned(guides=[], to_embed=[], to_delete=[])
+    for guide, nodes in group:
+        old = old_by_guide.get(guide.key, {})
         new_ids = {node.node_id for node in nodes}
         for node in nodes:
             previous = old.get(node.node_id)
             if previous == node.metadata["digest"]:
                 report.unchanged += 1
                 continue
-            to_embed.append(node)
+            planned.to_embed.append(node)
             if previous is None:
                 report.added += 1
             else:
                 report.updated += 1
-                to_delete.append(node.node_id)
+                planned.to_delete.append(node.node_id)
         stale = [cid for cid in old if cid not in new_ids]
         report.deleted += len(stale)
-        to_delete.extend(stale)
-    titles = [guide.title for guide, _nodes, _old in pending]
-    vectors = embedder.get_text_embedding_batch(
-        [node.get_content(metadata_mode=MetadataMode.EMBED) for node in to_embed] + titles
-    )
-    for node, vector in zip(to_embed, vectors):
+        planned.to_delete.extend(stale)
+        planned.guides.append((guide, len(nodes)))
+    return planned
+
+
+def _store(store: Store, planned: _Planned, vectors: list[list[float]]) -> None:
+    for node, vector in zip(planned.to_embed, vectors, strict=False):
         node.embedding = vector
-    if to_delete:
-        store.vector_store.delete_nodes(node_ids=to_delete)
-    if to_embed:
-        store.vector_store.add(to_embed)
+    if planned.to_delete:
+        store.vector_store.delete_nodes(node_ids=planned.to_delete)
+    if planned.to_embed:
+        store.vector_store.add(planned.to_embed)
     # Last: a guide's record says "done"; until it is written the guide counts as changed.
+    guides = [guide for guide, _count in planned.guides]
     store.guides.upsert(
-        ids=[guide.key for guide, _n, _o in pending],
-        embeddings=vectors[len(to_embed):],
-        documents=[json.dumps(guide.to_dict(), ensure_ascii=False) for guide, _n, _o in pending],
-        metadatas=[{"digest": _record_digest(guide), "chunks": len(nodes), "title": guide.title,
+        ids=[guide.key for guide in guides],
+        embeddings=vectors[len(planned.to_embed):],
+        documents=[json.dumps(guide.to_dict(), ensure_ascii=False) for guide in guides],
+        metadatas=[{"digest": _record_digest(guide), "chunks": count, "title": guide.title,
                     "role": guide.role, "city": guide.city or "", "country": guide.country}
-                   for guide, nodes, _o in pending],
+                   for guide, count in planned.guides],
     )

@@ -1,0 +1,563 @@
+"""The scale benchmark (issue 5): prints a table and JSON of measured figures next to targets.
+
+    make bench                                   # or: .venv/bin/python eval/bench.py
+    .venv/bin/python eval/bench.py --sizes 10,100 --runs 2 --skip-serve   # a quick look
+
+Everything runs on synthetic guides (`assistant.generate`) written to a temporary folder,
+indexed in embedded Chroma folders under it; traffic only goes to 127.0.0.1. Each figure is
+the median of `--runs` runs, and each comparison is measured side by side in the same run
+(interleaved, so a busy machine slows both sides alike):
+
+- ingest throughput (chunks/s) of `assistant.index.ingest` next to raw
+  `SentenceTransformer.encode` on the same chunk texts and next to llama-index's default
+  `VectorStoreIndex.from_documents` path (default batching, default splitter, Chroma store)
+  with the same model;
+- a no-op re-ingest of the largest corpus;
+- warm answer latency p50/p95 at each size next to the bare query-embedding time (the model's
+  `encode` of the same question, same thread setting as the answer path);
+- routing accuracy on a sample of the largest corpus: does the answer quote that guide's own
+  figures and cite only that guide;
+- cold `assistant ask` and `assistant --help` wall times next to the bare imports;
+- resident memory of `assistant serve` holding the largest index.
+
+It is never part of `make test`: speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+for _name, _value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                      ("ANONYMIZED_TELEMETRY", "False"), ("GRADIO_ANALYTICS_ENABLED", "False")):
+    os.environ.setdefault(_name, _value)
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ASSISTANT = str(BIN / "assistant")
+HEAVY_IMPORTS = "import torch, sentence_transformers, chromadb, llama_index.core"
+TEMPLATES = (
+    "What does a senior {one} earn in {place}?",
+    "Which companies hire {many} in {place}?",
+    "What is the salary range for junior {many} in {place}?",
+    "Which tech hubs are there for {many} in {place}?",
+    "What tools do {many} in {place} use?",
+)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def one(role: str) -> str:
+    return role[:-1] if role.endswith("s") else role
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def wall(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, env={**os.environ, **(env or {})},
+                            cwd=ROOT, timeout=600)
+    return time.perf_counter() - started, result.returncode
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        import torch
+
+        from assistant.embeddings import QUERY_THREADS, default_embedder
+        from assistant.settings import Settings
+
+        self.args = args
+        self.work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
+        self.torch = torch
+        self.embedder = default_embedder(Settings())
+        self.model = self.embedder.load()
+        self.batch_threads = torch.get_num_threads()
+        self.query_threads = QUERY_THREADS
+        self.batch_size = Settings().embed_batch_size
+        self.results: dict[str, Any] = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "torch_threads_batch": self.batch_threads,
+                        "torch_threads_query": self.query_threads,
+                        "load_average_at_start": os.getloadavg()},
+            "settings": {"sizes": args.sizes, "runs": args.runs,
+                         "throughput_guides": args.throughput_guides,
+                         "questions_per_size": args.questions, "accuracy_sample": args.sample},
+        }
+        self.indexes: dict[int, Path] = {}
+        self.generated: dict[int, list] = {}
+
+    # -- helpers -------------------------------------------------------------------------
+    def settings(self, corpus: Path, index: Path):
+        from assistant.settings import Settings
+
+        return Settings(corpus=corpus, index=index)
+
+    def corpus(self, n: int) -> Path:
+        from assistant.generate import generate
+
+        folder = self.work / f"corpus-{n}"
+        if n not in self.generated:
+            self.generated[n] = generate(n, folder)  # same seed: the first n of every size agree
+        return folder
+
+    # -- 1. ingest throughput ------------------------------------------------------------
+    def throughput(self) -> None:
+        from llama_index.core.schema import MetadataMode
+
+        from assistant.chunks import guide_nodes
+        from assistant.corpus import load_corpus
+        from assistant.index import ingest
+
+        n = self.args.throughput_guides
+        corpus = self.corpus(n)
+        guides, _ = load_corpus(corpus)
+        texts = [node.get_content(metadata_mode=MetadataMode.EMBED)
+                 for guide in guides for node in guide_nodes(guide)]
+        log(f"throughput: {n} guides, {len(texts)} chunks, {self.args.runs} runs of 3 paths")
+        ours, raw, default, files = [], [], [], []
+        for run in range(self.args.runs):
+            order = [self._ours, self._raw, self._llama_default]
+            order = order[run % 3:] + order[:run % 3]  # rotate so no path always goes first
+            for step in order:
+                if step == self._ours:
+                    index = self.work / f"tp-index-{run}"
+                    ours.append(step(self.settings(corpus, index), ingest))
+                    self.indexes[n] = index
+                elif step == self._raw:
+                    raw.append(step(texts))
+                else:
+                    default.append(step(texts, run))
+            files.append(self._llama_default_files(corpus, run))
+            log(f"  run {run + 1}: ours {ours[-1]:.1f}, raw encode {raw[-1]:.1f}, "
+                f"llama-index default {default[-1]:.1f} chunks/s; default path on the files "
+                f"{files[-1]['guides_per_s']:.2f} guides/s")
+        self.results["ingest"] = {
+            "guides": n, "chunks": len(texts),
+            "ours_chunks_per_s": round(med(ours), 1), "raw_encode_chunks_per_s": round(med(raw), 1),
+            "llama_index_default_chunks_per_s": round(med(default), 1),
+            "ours_vs_raw": round(med(ours) / med(raw), 3),
+            "ours_vs_llama_index_default": round(med(ours) / med(default), 3),
+            "ours_guides_per_s": round(med(ours) * n / len(texts), 2),
+            "llama_index_default_on_files": {
+                "what": "SimpleDirectoryReader(corpus) -> VectorStoreIndex.from_documents, default "
+                        "SentenceSplitter (1024 tokens: about one node per short guide)",
+                "nodes": files[0]["nodes"],
+                "guides_per_s": round(med([f["guides_per_s"] for f in files]), 2)},
+            "runs": {"ours": ours, "raw": raw, "llama_index_default": default},
+        }
+
+    def _ours(self, settings, ingest) -> float:
+        shutil.rmtree(settings.index, ignore_errors=True)
+        report = ingest(settings, self.embedder)
+        return report.added / report.seconds
+
+    def _raw(self, texts: list[str]) -> float:
+        self.torch.set_num_threads(self.batch_threads)
+        started = time.perf_counter()
+        self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                          show_progress_bar=False)
+        return len(texts) / (time.perf_counter() - started)
+
+    def _llama_default(self, texts: list[str], run: int, name: str | None = None,
+                       documents: list | None = None, timed: bool = True) -> float:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+        from llama_index.core import Document, StorageContext, VectorStoreIndex
+        from llama_index.core.base.embeddings.base import BaseEmbedding
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        model = self.model
+
+        class PlainSentenceTransformer(BaseEmbedding):
+            """The same model behind llama-index's default embedding plumbing (batches of
+            `embed_batch_size`, default 10), as `HuggingFaceEmbedding` would wrap it."""
+
+            def _get_query_embedding(self, query: str) -> list[float]:
+                return model.encode([query], normalize_embeddings=True)[0].tolist()
+
+            async def _aget_query_embedding(self, query: str) -> list[float]:
+                return self._get_query_embedding(query)
+
+            def _get_text_embedding(self, text: str) -> list[float]:
+                return self._get_query_embedding(text)
+
+            def _get_text_embeddings(self, batch: list[str]) -> list[list[float]]:
+                return model.encode(batch, batch_size=len(batch), normalize_embeddings=True,
+                                    show_progress_bar=False).tolist()
+
+        self.torch.set_num_threads(self.batch_threads)
+        client = chromadb.PersistentClient(path=str(self.work / (name or f"li-{run}")),
+                                           settings=ChromaSettings(anonymized_telemetry=False))
+        collection = client.get_or_create_collection("llama_default", embedding_function=None,
+                                                     metadata={"hnsw:space": "cosine"})
+        storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+        documents = documents if documents is not None else [Document(text=text) for text in texts]
+        started = time.perf_counter()
+        VectorStoreIndex.from_documents(documents, storage_context=storage,
+                                        embed_model=PlainSentenceTransformer())
+        seconds = time.perf_counter() - started
+        count = collection.count()
+        return count / seconds if timed else count
+
+    def _llama_default_files(self, corpus: Path, run: int) -> dict[str, float]:
+        """The default path as a llama-index user would run it: the guide files as documents."""
+        from llama_index.core import SimpleDirectoryReader
+
+        documents = SimpleDirectoryReader(str(corpus)).load_data()
+        texts = [document.get_content() for document in documents]
+        started = time.perf_counter()
+        count = self._llama_default(texts, run, name=f"lf-{run}", documents=documents, timed=False)
+        seconds = time.perf_counter() - started
+        return {"nodes": count, "guides_per_s": len(documents) / seconds}
+
+    # -- 2. indexes at every size, no-op re-ingest ---------------------------------------
+    def build(self) -> None:
+        from assistant.index import ingest
+
+        builds = {}
+        for n in self.args.sizes:
+            corpus = self.corpus(n)
+            if n in self.indexes:
+                continue
+            index = self.work / f"index-{n}"
+            log(f"build: ingesting {n} guides")
+            report = ingest(self.settings(corpus, index), self.embedder)
+            builds[n] = {"chunks": report.added, "seconds": round(report.seconds, 1),
+                         "chunks_per_s": round(report.added / report.seconds, 1)}
+            self.indexes[n] = index
+            log(f"  {report.summary()}")
+        self.results["builds"] = builds
+        largest = max(self.args.sizes)
+        times, writes = [], []
+        for _ in range(self.args.runs):
+            report = ingest(self.settings(self.corpus(largest), self.indexes[largest]), self.embedder)
+            times.append(report.seconds)
+            writes.append(report.writes)
+        self.results["noop_reingest"] = {"guides": largest, "seconds": round(med(times), 3),
+                                         "runs": [round(t, 3) for t in times], "writes": writes}
+        log(f"no-op re-ingest of {largest} guides: {med(times):.2f} s (writes {writes})")
+
+    # -- 3. answer latency and routing accuracy ------------------------------------------
+    def questions(self, n: int, count: int) -> list[str]:
+        guides = list(self.generated[n])
+        random.Random(n).shuffle(guides)
+        picked = [guides[i % len(guides)] for i in range(count)]
+        return [TEMPLATES[i % len(TEMPLATES)].format(one=one(g.role), many=g.role, place=g.place)
+                for i, g in enumerate(picked)]
+
+    def latency(self) -> None:
+        from assistant.chat import Assistant
+
+        self.results["latency"] = {}
+        for n in self.args.sizes:
+            self.corpus(n)
+            assistant = Assistant(self.settings(self.corpus(n), self.indexes[n]), embedder=self.embedder)
+            questions = self.questions(n, self.args.questions)
+            for question in ("hello", "What can you do?"):  # warm the process, not the guides
+                assistant.ask(question)
+            passes: list[list[float]] = []
+            bare: list[float] = []
+            abstained = 0
+            for run in range(self.args.runs):
+                times = []
+                for question in questions:
+                    started = time.perf_counter()
+                    answer = assistant.ask(question)
+                    times.append((time.perf_counter() - started) * 1000)
+                    abstained += answer.abstained and run == 0
+                    # The bare embedding, same question, same thread setting as the answer path.
+                    self.torch.set_num_threads(self.query_threads)
+                    started = time.perf_counter()
+                    self.model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+                    bare.append((time.perf_counter() - started) * 1000)
+                passes.append(times)
+            warm = [t for times in passes[1:] for t in times] or passes[0]
+            self.torch.set_num_threads(self.batch_threads)
+            bare_default = []
+            for question in questions[:50]:
+                started = time.perf_counter()
+                self.model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+                bare_default.append((time.perf_counter() - started) * 1000)
+            self.torch.set_num_threads(self.query_threads)
+            entry = {
+                "questions": len(questions), "abstained_in_first_pass": int(abstained),
+                "warm_p50_ms": round(med(warm), 2), "warm_p95_ms": round(pct(warm, 0.95), 2),
+                "first_pass_p50_ms": round(med(passes[0]), 2),
+                "first_pass_p95_ms": round(pct(passes[0], 0.95), 2),
+                "bare_embed_p50_ms": round(med(bare), 2), "bare_embed_p95_ms": round(pct(bare, 0.95), 2),
+                "bare_embed_default_threads_p50_ms": round(med(bare_default), 2),
+                "warm_p50_over_bare_p50": round(med(warm) / med(bare), 3),
+            }
+            self.results["latency"][str(n)] = entry
+            log(f"latency at {n} guides: {entry}")
+            if n == max(self.args.sizes):
+                self.accuracy(assistant, n)
+            del assistant
+
+    def accuracy(self, assistant, n: int) -> None:
+        sample = random.Random(7).sample(self.generated[n], min(self.args.sample, n))
+        salary_ok = employers_ok = 0
+        failures = []
+        for guide in sample:
+            question = f"What does a senior {one(guide.role)} earn in {guide.place}?"
+            answer = assistant.ask(question)
+            cited = {source.file.rsplit("/", 1)[-1] for source in answer.sources}
+            if (not answer.abstained and guide.salaries["Senior"] in answer.answer
+                    and cited == {guide.path.name}):
+                salary_ok += 1
+            else:
+                failures.append({"question": question, "answer": answer.answer, "cited": sorted(cited)})
+            question = f"Which companies hire {guide.role} in {guide.place}?"
+            answer = assistant.ask(question)
+            cited = {source.file.rsplit("/", 1)[-1] for source in answer.sources}
+            if (not answer.abstained and all(c in answer.answer for c in guide.companies)
+                    and cited == {guide.path.name}):
+                employers_ok += 1
+            else:
+                failures.append({"question": question, "answer": answer.answer, "cited": sorted(cited)})
+        self.results["routing_accuracy"] = {
+            "guides_indexed": n, "sample": len(sample),
+            "salary_figures": round(salary_ok / len(sample), 4),
+            "employer_lists": round(employers_ok / len(sample), 4),
+            "failures": failures[:20],
+        }
+        log(f"routing accuracy: salary {salary_ok}/{len(sample)}, employers {employers_ok}/{len(sample)}")
+
+    # -- 4. CLI start-up -----------------------------------------------------------------
+    def cli(self) -> None:
+        largest = max(self.args.sizes)
+        env = {"ASSISTANT_INDEX": str(self.indexes[largest])}
+        guide = self.generated[largest][0]
+        question = f"What does a senior {one(guide.role)} earn in {guide.place}?"
+        commands = {
+            "assistant_help": [ASSISTANT, "--help"],
+            "python_startup": [sys.executable, "-c", "pass"],
+            "import_assistant_cli": [sys.executable, "-c", "import assistant.cli"],
+            "assistant_ask_cold": [ASSISTANT, "ask", question],
+            "import_heavy_libraries": [sys.executable, "-c", HEAVY_IMPORTS],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        codes: dict[str, set[int]] = {name: set() for name in commands}
+        for _ in range(self.args.runs):
+            for name, command in commands.items():
+                seconds, code = wall(command, env)
+                times[name].append(seconds)
+                codes[name].add(code)
+        self.results["cli"] = {name: {"seconds": round(med(values), 3), "exit_codes": sorted(codes[name])}
+                               for name, values in times.items()}
+        log(f"cli: { {name: entry['seconds'] for name, entry in self.results['cli'].items()} }")
+
+    # -- 5. serve memory -----------------------------------------------------------------
+    def serve_memory(self) -> None:
+        largest = max(self.args.sizes)
+        index = self.indexes[largest]
+        has_serve = subprocess.run([ASSISTANT, "serve", "--help"], capture_output=True).returncode == 0
+        if not has_serve:
+            self.results["serve_memory"] = {"measured": "no `assistant serve` command in this build"}
+            return
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        process = subprocess.Popen([ASSISTANT, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                    "--index", str(index)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"assistant serve exited with {process.returncode}")
+                try:
+                    with urllib.request.urlopen(f"{base}/api/health", timeout=2) as reply:
+                        if reply.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            after_start = _rss_kb(process.pid)
+            asked = 0
+            for question in self.questions(largest, 40):
+                request = urllib.request.Request(
+                    f"{base}/api/ask", data=json.dumps({"question": question, "history": []}).encode(),
+                    headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=60) as reply:
+                    asked += reply.status == 200
+            self.results["serve_memory"] = {
+                "measured": "VmRSS of the `assistant serve` process tree from /proc",
+                "guides_indexed": largest, "rss_mb_after_start": round(after_start / 1024, 1),
+                "rss_mb_after_40_questions": round(_rss_kb(process.pid) / 1024, 1),
+                "peak_mb": round(_hwm_kb(process.pid) / 1024, 1), "answered": asked,
+            }
+            log(f"serve memory: {self.results['serve_memory']}")
+        finally:
+            os.killpg(process.pid, 9)
+            process.wait()
+
+    # -- report --------------------------------------------------------------------------
+    def table(self) -> list[dict[str, Any]]:
+        r = self.results
+        rows: list[dict[str, Any]] = []
+
+        def row(metric: str, value: Any, beside: str, target: str, ok: bool | None) -> None:
+            rows.append({"metric": metric, "value": value, "beside": beside, "target": target,
+                         "met": ok})
+
+        if "ingest" in r:
+            i = r["ingest"]
+            row(f"ingest chunks/s ({i['chunks']} chunks)", i["ours_chunks_per_s"],
+                f"raw encode {i['raw_encode_chunks_per_s']} (x{i['ours_vs_raw']})",
+                ">= 0.80x raw encode", i["ours_vs_raw"] >= 0.8)
+            row("ingest vs llama-index default", f"x{i['ours_vs_llama_index_default']}",
+                f"default path {i['llama_index_default_chunks_per_s']} chunks/s",
+                ">= 1.5x default path", i["ours_vs_llama_index_default"] >= 1.5)
+            f = i["llama_index_default_on_files"]
+            row("ingest guides/s", i["ours_guides_per_s"],
+                f"default path on the files {f['guides_per_s']} ({f['nodes']} nodes)", "-", None)
+        if "noop_reingest" in r:
+            x = r["noop_reingest"]
+            row(f"no-op re-ingest, {x['guides']} guides", f"{x['seconds']} s",
+                f"writes {x['writes']}", "<= 2 s", x["seconds"] <= 2)
+        largest = str(max(self.args.sizes))
+        for n, e in r.get("latency", {}).items():
+            row(f"answer p50 warm, {n} guides", f"{e['warm_p50_ms']} ms",
+                f"bare embed p50 {e['bare_embed_p50_ms']} ms (x{e['warm_p50_over_bare_p50']})",
+                "<= 1.5x bare embed" if n == largest else "-",
+                e["warm_p50_over_bare_p50"] <= 1.5 if n == largest else None)
+            row(f"answer p95 warm, {n} guides", f"{e['warm_p95_ms']} ms",
+                f"first pass p50/p95 {e['first_pass_p50_ms']}/{e['first_pass_p95_ms']} ms",
+                "<= 50 ms" if n == largest else "-", e["warm_p95_ms"] <= 50 if n == largest else None)
+        if "routing_accuracy" in r:
+            a = r["routing_accuracy"]
+            row(f"routing accuracy, {a['sample']} of {a['guides_indexed']} guides",
+                f"{a['salary_figures']:.1%}", f"employer lists {a['employer_lists']:.1%}",
+                ">= 99 %", a["salary_figures"] >= 0.99)
+        if "cli" in r:
+            c = r["cli"]
+            row("assistant --help", f"{c['assistant_help']['seconds']} s",
+                f"python -c pass {c['python_startup']['seconds']} s, import assistant.cli "
+                f"{c['import_assistant_cli']['seconds']} s", "< 1 s", c["assistant_help"]["seconds"] < 1)
+            row("assistant ask (cold)", f"{c['assistant_ask_cold']['seconds']} s",
+                f"bare heavy imports {c['import_heavy_libraries']['seconds']} s", "-", None)
+        if "serve_memory" in r and "peak_mb" in r["serve_memory"]:
+            s = r["serve_memory"]
+            row(f"assistant serve RSS, {s['guides_indexed']} guides", f"{s['rss_mb_after_40_questions']} MB",
+                f"after start {s['rss_mb_after_start']} MB, peak {s['peak_mb']} MB", "<= 1024 MB",
+                s["peak_mb"] <= 1024)
+        return rows
+
+    def report(self) -> None:
+        self.results["machine"]["load_average_at_end"] = os.getloadavg()
+        rows = self.table()
+        self.results["table"] = rows
+        header = ("metric", "value", "measured beside it", "target", "met")
+        keys = ("metric", "value", "beside", "target")
+        widths = [max([len(title)] + [len(str(row[key])) for row in rows])
+                  for title, key in zip(header, keys, strict=False)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in [*widths, 4])
+        print()
+        if rows:
+            print(fmt.format(*header))
+            for row in rows:
+                met = "-" if row["met"] is None else ("yes" if row["met"] else "NO")
+                print(fmt.format(row["metric"], str(row["value"]), row["beside"], row["target"], met))
+        print(f"\nload average start {self.results['machine']['load_average_at_start']}, "
+              f"end {self.results['machine']['load_average_at_end']} on {os.cpu_count()} CPUs")
+        print(json.dumps(self.results, ensure_ascii=False, indent=1))
+        if self.args.json:
+            self.args.json.parent.mkdir(parents=True, exist_ok=True)
+            self.args.json.write_text(json.dumps(self.results, ensure_ascii=False, indent=1))
+
+
+def _proc_tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+def _status_kb(pid: int, field: str) -> int:
+    total = 0
+    for member in _proc_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def _rss_kb(pid: int) -> int:
+    return _status_kb(pid, "VmRSS")
+
+
+def _hwm_kb(pid: int) -> int:
+    return _status_kb(pid, "VmHWM")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=lambda s: sorted({int(x) for x in s.split(",")}),
+                        default=[10, 100, 1000], help="corpus sizes for latency (default 10,100,1000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--throughput-guides", type=int, default=100,
+                        help="guides in the side-by-side ingest throughput runs")
+    parser.add_argument("--questions", type=int, default=100, help="latency questions per size")
+    parser.add_argument("--sample", type=int, default=200, help="guides in the routing sample")
+    parser.add_argument("--skip-serve", action="store_true", help="skip the serve-memory figure")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--json", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    bench = Bench(args)
+    log(f"work folder {bench.work}")
+    try:
+        bench.throughput()
+        bench.build()
+        bench.latency()
+        bench.cli()
+        if not args.skip_serve:
+            try:
+                bench.serve_memory()
+            except Exception as error:  # report, don't lose the other figures
+                bench.results["serve_memory"] = {"error": f"{error.__class__.__name__}: {error}"}
+        bench.report()
+    finally:
+        if not args.keep:
+            shutil.rmtree(bench.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
