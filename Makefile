@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index bench
+.PHONY: install run test lint index report bench bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -27,8 +27,13 @@ index: install
 run: index
 	$(BIN)/assistant serve
 
+# The eval gate writes its reports under eval/out/ (ignored by git); `make report`
+# refreshes the committed eval/report.md.
 test: install
 	$(BIN)/pytest -q
+	$(BIN)/assistant eval --report eval/out/report.md
+
+report: install
 	$(BIN)/assistant eval
 
 lint: install
