@@ -90,12 +90,17 @@ def fake_assistant(tmp_path_factory, fake_embedder):
 
 
 @pytest.fixture(scope="session")
-def real_assistant(tmp_path_factory, real_embedder):
-    """The multi-guide fixture corpus, indexed with the real packaged model."""
+def guides_index(tmp_path_factory, real_embedder) -> Path:
+    """The multi-guide fixture corpus, indexed once per session with the real model."""
+    return build(tmp_path_factory.mktemp("guides"), FIXTURE_GUIDES, real_embedder).index
+
+
+@pytest.fixture(scope="session")
+def real_assistant(guides_index, real_embedder):
+    """An assistant over `guides_index`, sharing the session's loaded model."""
     from assistant.chat import Assistant
 
-    settings = build(tmp_path_factory.mktemp("real"), FIXTURE_GUIDES, real_embedder)
-    return Assistant(settings, embedder=real_embedder)
+    return Assistant(Settings(corpus=FIXTURE_GUIDES, index=guides_index), embedder=real_embedder)
 
 
 @pytest.fixture(scope="session")

@@ -22,24 +22,9 @@ JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
 ALLOWED = "http://127.0.0.1:5500"
 
 
-@pytest.fixture(scope="session")
-def guides_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One index of the fixture guides per test session (test_browser.py reuses it)."""
-    index = tmp_path_factory.getbasetemp() / "guides-index"
-    if not (index / "chroma.sqlite3").exists():
-        from assistant.embeddings import default_embedder
-        from assistant.index import ingest
-
-        settings = Settings(corpus=GUIDES, index=index)
-        ingest(settings, default_embedder(settings))
-    return index
-
-
 @pytest.fixture(scope="module")
-def assistant(guides_index: Path):
-    from assistant.chat import Assistant
-
-    return Assistant(Settings(corpus=GUIDES, index=guides_index))
+def assistant(real_assistant):
+    return real_assistant
 
 
 def make_client(assistant, with_ui: bool = False, **overrides) -> TestClient:

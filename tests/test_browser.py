@@ -25,8 +25,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant.settings import Settings
-
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = Path(__file__).parent / "data" / "guides"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -38,19 +36,6 @@ JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
 JUNIOR, SENIOR = "€37,080 – €49,440", "€61,800 – €87,550"
 LEUVEN_SALARIES = "Recruiting Backend Developers in Leuven › Salary Ranges"
 MARKUP = '<img src=x onerror="window.__pwned=1;alert(1)"> What do junior backend developers earn in Leuven?'
-
-
-@pytest.fixture(scope="session")
-def guides_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One index of the fixture guides per test session (shared with test_api.py's)."""
-    index = tmp_path_factory.getbasetemp() / "guides-index"
-    if not (index / "chroma.sqlite3").exists():
-        from assistant.embeddings import default_embedder
-        from assistant.index import ingest
-
-        settings = Settings(corpus=GUIDES, index=index)
-        ingest(settings, default_embedder(settings))
-    return index
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
