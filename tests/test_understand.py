@@ -158,3 +158,14 @@ def test_new_complete_question_does_not_inherit():
 def test_off_topic_after_context_is_not_a_follow_up():
     query = understand("What's the weather like?", turns("Senior backend salary in Leuven?"), VOCAB)
     assert not query.has_slots and not query.followup
+
+
+@pytest.mark.parametrize("text, role", [
+    ("senior QA engineer", "QA Engineers"), ("QA testers", "QA Testers"),
+    ("software engineers", "Software Engineers"), ("software developer", "Software Developers"),
+    ("product owner", "Product Owners"), ("product managers", "Product Managers"),
+])
+def test_sibling_roles_are_told_apart_by_their_head_noun(text, role):
+    vocabulary = Vocabulary(["QA Engineers", "QA Testers", "Software Engineers",
+                             "Software Developers", "Product Owners", "Product Managers"])
+    assert parse_question(text, vocabulary).roles == (role,)

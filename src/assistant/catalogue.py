@@ -42,6 +42,12 @@ class Catalogue:
     def __init__(self, guides: list[Guide]) -> None:
         self.guides = sorted(guides, key=lambda g: (g.role, g.is_country_wide, g.place))
         self.by_key = {guide.key: guide for guide in self.guides}
+        # Looked up on every question; a scan of a 1,000-guide list would cost more than the
+        # rest of routing.
+        self._by_slot: dict[tuple[str | None, str | None], list[Guide]] = {}
+        for guide in self.guides:
+            for slot in ((guide.place, guide.role), (guide.place, None), (None, guide.role), (None, None)):
+                self._by_slot.setdefault(slot, []).append(guide)
 
     def __len__(self) -> int:
         return len(self.guides)
@@ -57,12 +63,8 @@ class Catalogue:
         return cities + country
 
     def find(self, place: str | None = None, role: str | None = None) -> list[Guide]:
-        def place_fits(guide: Guide) -> bool:
-            if place is None:
-                return True
-            return guide.is_country_wide if place == COUNTRY else guide.city == place
-
-        return [g for g in self.guides if place_fits(g) and (role is None or g.role == role)]
+        """Guides for a place (a city, or "Belgium" for country-wide ones) and/or a role."""
+        return list(self._by_slot.get((place, role), ()))
 
     def _country_guide(self, role: str | None) -> Guide | None:
         candidates = [g for g in self.find(COUNTRY, role)]

@@ -128,7 +128,8 @@ class Query:
 class RoleForm:
     name: str
     distinct: tuple[str, ...]
-    head: str | None
+    head: str | None  # the head noun's class ("developer" for engineers and developers)
+    head_word: str | None  # the head noun itself, singular ("engineer")
     known: bool  # True when a guide covers it
 
 
@@ -145,6 +146,7 @@ class Vocabulary:
             + [(alias, COUNTRY) for alias in COUNTRY_ALIASES],
             key=lambda pair: -len(pair[0]),
         )
+        self.place_of_alias = dict(self.place_aliases)
         vocabulary = {alias for alias, _ in self.place_aliases if " " not in alias}
         vocabulary |= {s for spellings in LEVELS.values() for s in spellings if " " not in s}
         vocabulary |= {t for triggers in TOPIC_TRIGGERS.values() for t in triggers if " " not in t}
@@ -162,25 +164,33 @@ class Vocabulary:
         tokens = [singular(w) for w in words(fold_role_spellings(normalize(name)))]
         head = HEAD_CLASS.get(tokens[-1]) if tokens else None
         distinct = tuple(tokens[:-1] if head else tokens)
-        return RoleForm(name, distinct or tuple(tokens), head, known)
+        return RoleForm(name, distinct or tuple(tokens), head, tokens[-1] if head else None, known)
 
     def match_roles(self, tokens: list[str]) -> list[RoleForm]:
-        found: list[tuple[int, int, RoleForm]] = []
+        # (start, end, how well the head noun fits, form): 2 = the role's own head noun
+        # ("QA engineer" for QA Engineers), 1 = its class, 0 = none written.
+        found: list[tuple[int, int, int, RoleForm]] = []
         for form in self.roles:
             n = len(form.distinct)
             for i in range(len(tokens) - n + 1):
                 if tuple(tokens[i:i + n]) != form.distinct:
                     continue
                 window = tokens[max(0, i - 2):i] + tokens[i + n:i + n + 2]
-                has_head = form.head is not None and any(HEAD_CLASS.get(w) == form.head
-                                                         for w in window)
+                fit = max((2 if w == form.head_word else 1 for w in window
+                           if form.head is not None and HEAD_CLASS.get(w) == form.head), default=0)
                 vague = all(w in VAGUE_MODIFIERS for w in form.distinct)
-                if has_head or (not vague and form.head != "scientist"):
-                    found.append((i, i + n, form))
-        # A longer match hides a shorter one inside it ("data scientist" over "data").
+                if fit or (not vague and form.head != "scientist"):
+                    found.append((i, i + n, fit, form))
+        # Roles sharing the same words ("QA Engineers", "QA Testers") are told apart by the
+        # head noun the question writes; then a longer match hides a shorter one inside it
+        # ("data scientist" over "data").
+        best_fit = {}
+        for start, end, fit, _form in found:
+            best_fit[(start, end)] = max(fit, best_fit.get((start, end), 0))
+        found = [m for m in found if m[2] == best_fit[(m[0], m[1])]]
         kept = [m for m in found if not any(o is not m and o[0] <= m[0] and m[1] <= o[1]
                                             and o[1] - o[0] > m[1] - m[0] for o in found)]
-        return list(dict.fromkeys(form for _, _, form in sorted(kept, key=lambda m: m[0])))
+        return list(dict.fromkeys(form for *_, form in sorted(kept, key=lambda m: m[0])))
 
 
 @lru_cache(maxsize=16)
@@ -188,12 +198,17 @@ def vocabulary_for(corpus_roles: tuple[str, ...]) -> Vocabulary:
     return Vocabulary(list(corpus_roles))
 
 
-def _find_phrases(text: str, phrases) -> list[tuple[int, str]]:
-    hits = []
-    for phrase in phrases:
-        for match in re.finditer(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text):
-            hits.append((match.start(), phrase))
-    return hits
+@lru_cache(maxsize=256)
+def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    # One alternation per phrase list, longest first, so "louvain la neuve" wins over
+    # "louvain"; compiled once (a regex per phrase per question cost a millisecond).
+    ordered = sorted(set(phrases), key=len, reverse=True)
+    return re.compile(rf"(?<![a-z0-9])(?:{'|'.join(map(re.escape, ordered))})(?![a-z0-9])")
+
+
+def _find_phrases(text: str, phrases: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(start, phrase) of each non-overlapping whole-word occurrence of any of `phrases`."""
+    return [(match.start(), match.group()) for match in _phrase_pattern(tuple(phrases)).finditer(text)]
 
 
 def _level_span(corrected: str, levels: list[str]) -> list[str]:
@@ -218,13 +233,9 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     smalltalk = next((kind for kind, pattern in SMALLTALK.items()
                       if pattern.match(normalize(text))), None)
 
-    places: list[str] = []
-    taken = corrected
-    for alias, place in vocabulary.place_aliases:
-        for start, _ in _find_phrases(taken, [alias]):
-            places.append((start, place))
-        taken = re.sub(rf"(?<![a-z0-9]){re.escape(alias)}(?![a-z0-9])", " " * len(alias), taken)
-    ordered_places = tuple(dict.fromkeys(place for _, place in sorted(places)))
+    place_of = vocabulary.place_of_alias
+    found_places = _find_phrases(corrected, tuple(place_of))
+    ordered_places = tuple(dict.fromkeys(place_of[alias] for _, alias in found_places))
     unknown = [p for _, p in sorted(_find_phrases(corrected, FOREIGN_PLACES))]
     for candidate in CAPITALISED_PLACE.findall(text):
         key = normalize(candidate)
@@ -251,11 +262,12 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     terms = tuple(dict.fromkeys(t for t in tokens if t not in STOPWORDS and t not in slot_words
                                 and len(t) > 1 and not t.isdigit()))
     return Query(
-        text=text, lang=detected or "en", lang_marked=detected is not None, topics=tuple(topics), places=ordered_places,
+        text=text, lang=detected or "en", lang_marked=detected is not None, topics=tuple(topics),
+        places=ordered_places,
         unknown_places=unknown_places,
         roles=tuple(f.name for f in roles if f.known),
         unknown_roles=tuple(f.name for f in roles if not f.known),
-        levels=tuple(levels), smalltalk=None if (topics or places or roles) else smalltalk,
+        levels=tuple(levels), smalltalk=None if (topics or ordered_places or roles) else smalltalk,
         compare=bool(COMPARE.search(corrected)) and (len(ordered_places) > 1 or len(roles) > 1
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
