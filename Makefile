@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index report bench bench
+.PHONY: install run test lint index report bench bench-core bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -41,5 +41,10 @@ lint: install
 
 # The scale benchmark (issue 5): synthetic guides in a temp folder, ~10-20 min on 2 cores.
 # Never part of `make test`. BENCH_ARGS="--sizes 10,100 --runs 2" for a quick look.
+# The answer core on the shipped corpus: ingest seconds, warm answer p50/p95 next to the bare
+# query embedding, cold `assistant ask` next to the bare import (about a minute).
+bench-core: install
+	$(BIN)/python eval/core_bench.py
+
 bench: install
 	$(BIN)/python eval/bench.py --json eval/out/bench.json $(BENCH_ARGS)

@@ -1,0 +1,92 @@
+"""The answer core's figures on a real corpus (default: the shipped `corpus/`), printed as JSON.
+
+    make bench-core            # or: .venv/bin/python eval/core_bench.py [--corpus DIR]
+
+- ingest seconds for a clean build of the corpus (median of `--runs`);
+- warm answer latency p50/p95 over the eval sets' questions (100 by default, one process),
+  next to the bare `SentenceTransformer.encode` of the same questions, measured right after
+  each answer;
+- wall time of a cold `assistant ask` next to `python -c "import sentence_transformers"`.
+
+Indexes go to a temporary folder. `eval/bench.py` is the scale benchmark (synthetic guides,
+1,000-guide figures); this script only measures, it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import BIN, ROOT, med, pct, wall  # eval/bench.py: same folder, shared helpers
+
+
+def eval_questions(count: int) -> list[str]:
+    questions: list[str] = []
+    for path in sorted((ROOT / "eval" / "sets").glob("leuven-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                questions.append(json.loads(line)["turns"][0])
+    return [questions[i % len(questions)] for i in range(count)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    parser.add_argument("--questions", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from assistant.chat import Assistant
+    from assistant.embeddings import default_embedder
+    from assistant.index import ingest
+    from assistant.settings import Settings
+
+    work = Path(tempfile.mkdtemp(prefix="core-bench-"))
+    try:
+        embedder = default_embedder(Settings())
+        model = embedder.load()
+        ingest_seconds, report = [], None
+        for run in range(args.runs):
+            settings = Settings(corpus=args.corpus, index=work / f"index-{run}")
+            report = ingest(settings, embedder)
+            ingest_seconds.append(report.seconds)
+        assistant = Assistant(settings, embedder=embedder)
+        questions = eval_questions(args.questions)
+        for question in questions[:10]:  # warm the process
+            assistant.ask(question)
+        answers, bare = [], []
+        for question in questions:
+            started = time.perf_counter()
+            assistant.ask(question)
+            answers.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+            bare.append((time.perf_counter() - started) * 1000)
+        env = {"ASSISTANT_INDEX": str(settings.index), "ASSISTANT_CORPUS": str(args.corpus)}
+        cold_ask = [wall([str(BIN / "assistant"), "ask", "What does a senior backend developer earn in "
+                          "Leuven?"], env)[0] for _ in range(args.runs)]
+        cold_import = [wall([sys.executable, "-c", "import sentence_transformers"])[0]
+                       for _ in range(args.runs)]
+        figures = {
+            "corpus": str(args.corpus), "guides": report.guides,
+            "chunks": report.added + report.unchanged,
+            "ingest_seconds_median": round(med(ingest_seconds), 2),
+            "questions": len(questions),
+            "answer_p50_ms": round(med(answers), 2), "answer_p95_ms": round(pct(answers, 0.95), 2),
+            "bare_embed_p50_ms": round(med(bare), 2), "bare_embed_p95_ms": round(pct(bare, 0.95), 2),
+            "answer_p50_over_bare_p50": round(med(answers) / med(bare), 2),
+            "cold_ask_seconds_median": round(med(cold_ask), 2),
+            "import_sentence_transformers_seconds_median": round(med(cold_import), 2),
+        }
+        print(json.dumps(figures, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
