@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .answer import Answer
 from .chat import Assistant
 from .errors import AssistantError
 from .ratelimit import RateLimiter
@@ -50,24 +51,6 @@ class Turn(BaseModel):
 class AskRequest(BaseModel):
     question: str = Field(description="the recruiter's question, 1 to 2,000 characters")
     history: list[Turn] = Field(default_factory=list, description="the conversation so far, oldest first")
-
-
-class SourceOut(BaseModel):
-    title: str
-    section: str
-    file: str
-    url: str | None
-    score: float
-    quote: str
-
-
-class AnswerOut(BaseModel):
-    answer: str
-    abstained: bool
-    sources: list[SourceOut]
-    facts: list[dict[str, Any]]
-    latency_ms: float
-    kind: str
 
 
 class ErrorOut(BaseModel):
@@ -161,7 +144,7 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     async def _assistant_error(_request: Request, error: AssistantError) -> JSONResponse:
         return error_response(error.http_status, str(error))
 
-    @app.post("/api/ask", response_model=AnswerOut, summary="Answer one question in its conversation",
+    @app.post("/api/ask", response_model=Answer, summary="Answer one question in its conversation",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": AskRequest.model_json_schema()}}}},
               responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut},
