@@ -26,7 +26,7 @@ from .phrases import (
     word,
 )
 from .understand import STRUCTURED_TOPICS, Query
-from .vocab import COUNTRY, LEVEL_ORDER, level_of_label, words
+from .vocab import COUNTRY, level_of_label, words
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"'(€])")
 MAX_QUOTE_SENTENCES = 2
@@ -363,7 +363,3 @@ def _same_answer(targets: list[Target], topics: tuple[str, ...]) -> bool:
         return len(targets) == 1
     return all(len({tuple(t.guide.list_items(topic)) for t in targets}) == 1 for topic in topics)
 
-
-def level_sort_key(level: str) -> int:
-    found = level_of_label(level)
-    return min((LEVEL_ORDER.index(x) for x in found), default=len(LEVEL_ORDER))

@@ -171,10 +171,6 @@ class Store:
             found.setdefault(meta["guide"], {})[cid] = (meta.get("digest", ""), vector)
         return found
 
-    def count(self) -> int:
-        with server_errors(self.settings):
-            return self.guides.count()
-
 
 @contextlib.contextmanager
 def ingest_lock(settings: Settings) -> Iterator[None]:
