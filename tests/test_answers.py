@@ -257,3 +257,10 @@ def test_no_role_or_place_named_asks_which_guide(any_assistant):
     answer = any_assistant.ask("What are the salaries?")
     assert answer.abstained and answer.kind == "clarify"
     assert "Data Scientists (Brussels)" in answer.answer
+
+
+def test_a_language_named_alone_is_not_a_role(any_assistant):
+    answer = any_assistant.ask("Do backend developers in Leuven use Java?")
+    assert not answer.abstained and "Java" in answer.answer
+    # both sections of the guide that mention Java are fair answers
+    assert answer.sources[0].section in ("About Backend Developers", "Market Demand")

@@ -257,7 +257,8 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
                     key=TOPIC_ORDER.index)
 
     slot_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
-    slot_words |= {w for form in vocabulary.roles for w in form.distinct} | set(HEAD_CLASS)
+    # Only the roles this question names: "Java" in "do they use Java?" is a content word.
+    slot_words |= {w for form in roles for w in form.distinct} | set(HEAD_CLASS)
     slot_words |= {w for spellings in LEVELS.values() for s in spellings for w in s.split()}
     terms = tuple(dict.fromkeys(t for t in tokens if t not in STOPWORDS and t not in slot_words
                                 and len(t) > 1 and not t.isdigit()))

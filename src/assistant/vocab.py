@@ -134,7 +134,12 @@ HEAD_CLASS = {word: head for head, spellings in ROLE_HEADS.items() for word in s
 # data engineer or a data scientist).
 VAGUE_MODIFIERS = {"data", "software", "it", "web", "cloud", "systems", "system", "network",
                    "product", "project", "business", "test", "security", "machine",
-                   "learning", "solution", "solutions", "application", "ict", "tech"}
+                   "learning", "solution", "solutions", "application", "ict", "tech",
+                   # Languages and platforms are skills first: "do they use Java?" is not
+                   # a question about Java developers unless it says "Java developer".
+                   "java", "python", "php", "javascript", "typescript", "react", "nodejs",
+                   "go", "rust", "cpp", "csharp", "dotnet", "salesforce", "sap", "ios",
+                   "android", "kotlin", "swift", "scala", "ruby"}
 
 # Roles recruiters ask about, beyond those the corpus happens to hold; used to notice that a
 # question is about a role the guides do not cover.
