@@ -121,11 +121,11 @@ def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
     if (question is None) == (batch is None):
         raise InputError("give either a QUESTION or --batch FILE, not both or neither")
     if batch is None:
-        from .chat import validate_question
-        from .settings import Settings
+        from .chat import Assistant, validate_question
 
-        validate_question(question, Settings())  # bad input fails before the model loads
-        _print_answer(_assistant(index).ask(question), as_json)
+        settings = _settings(index=index)
+        validate_question(question, settings)  # bad input fails before the model loads
+        _print_answer(Assistant(settings).ask(question), as_json)
         return
     try:
         requests = _read_batch(batch)
