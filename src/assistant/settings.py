@@ -8,7 +8,7 @@ later with their own errors.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,6 +27,9 @@ class Settings(BaseSettings):
         default=None, description="a sentence-transformers model folder; unset = packaged"
     )
     embed_batch_size: int = 64
+    embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="auto = bfloat16 where the CPU computes it natively"
+    )
     retrieve_top_k: int = 8
     max_question_chars: int = 2000
     max_history_turns: int = 20
