@@ -27,15 +27,15 @@ CITIES = ["Leuven", "Ghent", "Antwerp", "Bruges", "Mechelen", "Namur", "Hasselt"
 
 
 def snapshot(settings: Settings) -> dict:
-    """Everything a reader can see in the index: chunk ids, texts, metadata, guide records."""
+    """Everything a reader can see in the index: chunk and guide ids with their metadata."""
     client = chromadb.PersistentClient(path=str(settings.index))
-    chunks = client.get_collection("assistant_chunks").get(include=["documents", "metadatas"])
-    guides = client.get_collection("assistant_guides").get(include=["documents", "metadatas"])
+    chunks = client.get_collection("assistant_chunks").get(include=["metadatas"])
+    guides = client.get_collection("assistant_guides").get(include=["metadatas"])
     return {
-        "chunks": sorted(zip(chunks["ids"], chunks["documents"],
-                             [m.get("digest") for m in chunks["metadatas"]], strict=True)),
-        "guides": sorted(zip(guides["ids"], guides["documents"],
-                             [m.get("digest") for m in guides["metadatas"]], strict=True)),
+        "chunks": sorted((cid, sorted(meta.items()))
+                         for cid, meta in zip(chunks["ids"], chunks["metadatas"], strict=True)),
+        "guides": sorted((gid, sorted(meta.items()))
+                         for gid, meta in zip(guides["ids"], guides["metadatas"], strict=True)),
     }
 
 
@@ -67,7 +67,7 @@ def test_changed_and_removed_guides(tmp_path, real_embedder):
     assert report.updated == 1 and report.added == 0
     assert report.deleted == brussels_chunks and report.removed_guides == 1
     after = snapshot(settings)
-    assert not any(cid.startswith("data-scientists") for cid, _, _ in after["chunks"])
+    assert not any(cid.startswith("data-scientists") for cid, _meta in after["chunks"])
     clean = Settings(corpus=corpus, index=tmp_path / "clean")
     ingest(clean, real_embedder)
     assert snapshot(clean) == after
@@ -158,3 +158,44 @@ def test_no_index_yet(tmp_path):
     with pytest.raises(Exception, match="run `assistant ingest` first"):
         chroma_client(Settings(index=tmp_path / "nothing"))
     assert not (tmp_path / "nothing").exists()
+
+
+def test_records_are_slim_and_the_guide_record_holds_the_text(tmp_path, real_embedder):
+    from assistant.index import CHUNK_RECORD_KEYS
+
+    settings = Settings(corpus=copy_corpus(FIXTURE_GUIDES, tmp_path / "c"), index=tmp_path / "i")
+    ingest(settings, real_embedder)
+    client = chromadb.PersistentClient(path=str(settings.index))
+    chunks = client.get_collection("assistant_chunks").get(include=["metadatas", "documents"])
+    assert {tuple(sorted(meta)) for meta in chunks["metadatas"]} == {tuple(sorted(CHUNK_RECORD_KEYS))}
+    assert set(chunks["documents"]) == {None}  # Chroma's full-text index stays empty
+    guides = client.get_collection("assistant_guides").get(include=["metadatas"])
+    parsed = {gid: meta["parsed"] for gid, meta in zip(guides["ids"], guides["metadatas"], strict=True)}
+    corpus = settings.corpus
+    for path in sorted(corpus.glob("*.txt")):
+        guide = parse_guide(path, corpus)
+        assert '"sections"' in parsed[guide.key]
+        assert {n.node_id for n in guide_nodes(guide)} == {
+            cid for cid, meta in zip(chunks["ids"], chunks["metadatas"], strict=True)
+            if meta["guide"] == guide.key}
+
+
+def test_an_index_from_an_older_version_asks_for_an_ingest(tmp_path, real_embedder):
+    settings = Settings(corpus=copy_corpus(FIXTURE_GUIDES, tmp_path / "c"), index=tmp_path / "i")
+    ingest(settings, real_embedder)
+    guides = chromadb.PersistentClient(path=str(settings.index)).get_collection("assistant_guides")
+    records = guides.get(include=["metadatas", "embeddings"])
+    guides.delete(ids=records["ids"][:1])
+    old = {k: v for k, v in records["metadatas"][0].items() if k != "parsed"}
+    old["digest"] = "3:" + old["digest"].split(":", 1)[1]  # INDEX_FORMAT 3 kept the JSON as a document
+    guides.add(ids=records["ids"][:1], embeddings=records["embeddings"][:1], metadatas=[old],
+               documents=["{}"])
+    result = run_cli("ask", "What does a senior backend developer earn in Leuven?",
+                     env={"ASSISTANT_INDEX": str(settings.index), "ASSISTANT_CORPUS": str(settings.corpus)})
+    assert result.returncode == 3
+    assert "older version" in result.stderr and "assistant ingest" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert ingest(settings, real_embedder).writes == 0  # chunks unchanged; the record is rewritten
+    assert run_cli("ask", "What does a senior backend developer earn in Leuven?",
+                   env={"ASSISTANT_INDEX": str(settings.index),
+                        "ASSISTANT_CORPUS": str(settings.corpus)}).returncode == 0

@@ -14,6 +14,10 @@ the guide, or an `ids` list) measured 5-9 ms per call at 13k chunks against ~0.1
 the scope is a dozen chunks. Both, like the BM25 index and the catalogue, are a snapshot of
 the index as this process found it: restart replicas after an ingest (README, Scaling out).
 
+Every hit carries the guide's own node (`chunks.guide_nodes`, looked up by chunk id), never
+one rebuilt from the Chroma record: Chroma stores slim records (see `index`), and fusion adds
+up the votes of the two retrievers for a chunk only when both return the same node.
+
 Speed: building the three retrievers costs more than running them (the fusion retriever
 resolves its LLM, BM25 tokenises and indexes its scope), so the assembled fusion retriever is
 cached per (scope, top_k) and each guide's chunks are made once.
@@ -25,6 +29,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,7 +38,6 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.retrievers.bm25 import BM25Retriever
 
 from .chunks import guide_nodes
@@ -50,16 +54,17 @@ FUSION_CACHE_SCOPES = 2048
 class ScopedDenseRetriever(BaseRetriever):
     """Exact cosine ranking of a fixed set of guides' chunks; vectors read from Chroma once.
 
-    Ranks like a filtered Chroma query over a cosine collection (the same nodes, rebuilt the
-    way `ChromaVectorStore` does, and its score, exp(-cosine distance)), without paying
-    Chroma's filtered-search cost on every question.
+    Scores like a filtered query on the cosine collection through `ChromaVectorStore`
+    (exp(-cosine distance)), without paying Chroma's filtered-search cost on every question.
     """
 
-    def __init__(self, collection: Any, scope: tuple[str, ...], top_k: int) -> None:
+    def __init__(self, collection: Any, scope: tuple[str, ...], top_k: int,
+                 nodes_of: Callable[[str], dict[str, TextNode]]) -> None:
         super().__init__()
         self._collection = collection
         self._scope = scope
         self._top_k = top_k
+        self._nodes_of = nodes_of
         self._loaded: tuple[np.ndarray, list[BaseNode]] | None = None
         self._lock = threading.Lock()
 
@@ -68,11 +73,15 @@ class ScopedDenseRetriever(BaseRetriever):
             if self._loaded is None:
                 where = ({"guide": self._scope[0]} if len(self._scope) == 1
                          else {"guide": {"$in": list(self._scope)}})
-                records = self._collection.get(
-                    where=where, include=["embeddings", "documents", "metadatas"])
-                nodes = [metadata_dict_to_node(meta, text=text)
-                         for text, meta in zip(records["documents"], records["metadatas"], strict=True)]
-                vectors = np.asarray(records["embeddings"], dtype=np.float32).reshape(len(nodes), -1)
+                records = self._collection.get(where=where, include=["embeddings"])
+                known = {cid: node for key in self._scope for cid, node in self._nodes_of(key).items()}
+                # A stored chunk the guide's record does not list yet (an ingest running, or
+                # killed before writing that record) is left out until the record catches up.
+                kept = [(known[cid], vector) for cid, vector
+                        in zip(records["ids"], records["embeddings"], strict=True) if cid in known]
+                nodes = [node for node, _vector in kept]
+                vectors = np.asarray([vector for _node, vector in kept],
+                                     dtype=np.float32).reshape(len(nodes), -1)
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 self._loaded = (vectors / np.where(norms == 0, 1, norms), nodes)
             return self._loaded
@@ -88,6 +97,20 @@ class ScopedDenseRetriever(BaseRetriever):
                 for i in best]
 
 
+class GuideNodeRetriever(BaseRetriever):
+    """Another retriever's hits with each node swapped for the guide's own node of that id."""
+
+    def __init__(self, inner: BaseRetriever, node_by_id: Callable[[], dict[str, TextNode]]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._node_by_id = node_by_id
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        known = self._node_by_id()
+        return [NodeWithScore(node=known[hit.node.node_id], score=hit.score)
+                for hit in self._inner.retrieve(query_bundle) if hit.node.node_id in known]
+
+
 class HybridRetriever:
     def __init__(self, vector_store: Any, embedder: Any, guides: list[Guide], top_k: int) -> None:
         self.embedder = embedder
@@ -99,6 +122,8 @@ class HybridRetriever:
         self._bm25: OrderedDict[tuple[str, ...], BM25Retriever | None] = OrderedDict()
         self._fusion: OrderedDict[tuple[tuple[str, ...], int], QueryFusionRetriever] = OrderedDict()
         self._nodes: dict[str, list[TextNode]] = {}
+        self._by_id: dict[str, dict[str, TextNode]] = {}
+        self._all_by_id: dict[str, TextNode] | None = None
 
     def embed(self, text: str) -> list[float]:
         return self.embedder.get_query_embedding(text)
@@ -108,6 +133,18 @@ class HybridRetriever:
         if nodes is None:
             nodes = self._nodes[key] = guide_nodes(self.guides[key])
         return nodes
+
+    def _nodes_by_id(self, key: str) -> dict[str, TextNode]:
+        found = self._by_id.get(key)
+        if found is None:
+            found = self._by_id[key] = {node.node_id: node for node in self._guide_nodes(key)}
+        return found
+
+    def _every_node_by_id(self) -> dict[str, TextNode]:
+        if self._all_by_id is None:
+            self._all_by_id = {cid: node for key in self.guides
+                               for cid, node in self._nodes_by_id(key).items()}
+        return self._all_by_id
 
     def _scope_nodes(self, scope: tuple[str, ...]) -> list[TextNode]:
         keys = scope or tuple(self.guides)
@@ -132,8 +169,10 @@ class HybridRetriever:
         if fusion is not None:
             self._fusion.move_to_end(key)
             return fusion
-        dense: BaseRetriever = (ScopedDenseRetriever(self.collection, scope, k) if scope
-                                else self.index.as_retriever(similarity_top_k=k))
+        dense: BaseRetriever = (
+            ScopedDenseRetriever(self.collection, scope, k, self._nodes_by_id) if scope
+            else GuideNodeRetriever(self.index.as_retriever(similarity_top_k=k),
+                                    self._every_node_by_id))
         retrievers = [dense]
         bm25 = self._bm25_for(scope)
         if bm25 is not None:
