@@ -5,7 +5,7 @@
 
 Everything runs on synthetic guides (`assistant.generate`) written to a temporary folder,
 indexed in embedded Chroma folders under it; traffic only goes to 127.0.0.1. Each figure is
-the median of `--runs` runs, and each comparison is measured side by side in the same run
+the median of `--runs` runs (5), and each comparison is measured side by side in the same run
 (interleaved, so a busy machine slows both sides alike):
 
 - ingest throughput (chunks/s) of `assistant.index.ingest` next to raw
@@ -15,6 +15,12 @@ the median of `--runs` runs, and each comparison is measured side by side in the
 - a no-op re-ingest of the largest corpus;
 - warm answer latency p50/p95 at each size next to the bare query-embedding time (the model's
   `encode` of the same question right after it, torch's default threads);
+
+Precision: the assistant runs the model in bfloat16 where the CPU computes it natively
+(`ASSISTANT_EMBED_PRECISION=auto`). The targets are judged against raw encode, the default
+path and the bare embedding *in the same precision* (the same model object), so they measure
+the pipeline, not the precision. The same three are also measured with the model in float32,
+as it ships and as llama-index's default path loads it, and shown beside them.
 - routing accuracy on a sample of the largest corpus: does the answer quote that guide's own
   figures and cite only that guide;
 - cold `assistant ask` and `assistant --help` wall times next to the bare imports;
@@ -95,11 +101,16 @@ class Bench:
         self.torch = torch
         self.embedder = default_embedder(Settings())
         self.model = self.embedder.load()
+        self.precision = self.embedder.precision
+        # The model as it ships, for the float32 columns (the same object when ours is float32).
+        self.model_float32 = (self.model if self.precision == "float32" else
+                              default_embedder(Settings(embed_precision="float32")).load())
         self.batch_threads = torch.get_num_threads()
         self.busy_threads = QUERY_THREADS_BUSY
         self.batch_size = Settings().embed_batch_size
         self.results: dict[str, Any] = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "embed_precision": self.precision,
                         "torch_threads_batch": self.batch_threads,
                         "torch_threads_query": "all while the 1-min load average is below the "
                                                f"core count, else {self.busy_threads}",
@@ -138,63 +149,90 @@ class Bench:
         guides, _ = load_corpus(corpus)
         texts = [node.get_content(metadata_mode=MetadataMode.EMBED)
                  for guide in guides for node in guide_nodes(guide)]
-        log(f"throughput: {n} guides, {len(texts)} chunks, {self.args.runs} runs of 3 paths")
-        ours, raw, default, files = [], [], [], []
+        float32 = self.model_float32 is not self.model
+        log(f"throughput: {n} guides, {len(texts)} chunks, {self.args.runs} runs of "
+            f"{5 if float32 else 3} paths (ours in {self.precision})")
+        figures: dict[str, list[float]] = {"ours": [], "raw": [], "default": []}
+        steps = {"ours": None, "raw": self.model, "default": self.model}
+        if float32:
+            figures.update({"raw_float32": [], "default_float32": []})
+            steps.update({"raw_float32": self.model_float32, "default_float32": self.model_float32})
+        # Every path once, untimed, on a tenth of the texts: first-use costs (imports, Chroma's
+        # first client, allocator growth) would otherwise land on whichever path runs first.
+        warm = self.corpus(max(1, n // 10))
+        self._ours(self.settings(warm, self.work / "tp-warm"), ingest)
+        for name, model in steps.items():
+            if name.startswith("raw"):
+                self._raw(texts[: len(texts) // 10], model)
+            elif name != "ours":
+                self._llama_default(texts[: len(texts) // 10], f"{name}-warm", model)
+        files = []
         for run in range(self.args.runs):
-            order = [self._ours, self._raw, self._llama_default]
-            order = order[run % 3:] + order[:run % 3]  # rotate so no path always goes first
-            for step in order:
-                if step == self._ours:
+            order = list(steps)
+            order = order[run % len(order):] + order[:run % len(order)]  # no path always first
+            for name in order:
+                if name == "ours":
                     index = self.work / f"tp-index-{run}"
-                    ours.append(step(self.settings(corpus, index), ingest))
+                    figures[name].append(self._ours(self.settings(corpus, index), ingest))
                     self.indexes[n] = index
-                elif step == self._raw:
-                    raw.append(step(texts))
+                elif name.startswith("raw"):
+                    figures[name].append(self._raw(texts, steps[name]))
                 else:
-                    default.append(step(texts, run))
+                    figures[name].append(self._llama_default(texts, f"{name}-{run}", steps[name]))
             files.append(self._llama_default_files(corpus, run))
-            log(f"  run {run + 1}: ours {ours[-1]:.1f}, raw encode {raw[-1]:.1f}, "
-                f"llama-index default {default[-1]:.1f} chunks/s; default path on the files "
-                f"{files[-1]['guides_per_s']:.2f} guides/s")
+            log(f"  run {run + 1}: " + ", ".join(f"{name} {values[-1]:.1f}"
+                                                 for name, values in figures.items())
+                + f" chunks/s; default path on the files {files[-1]['guides_per_s']:.2f} guides/s")
+        ours = figures["ours"]
+
+        def ratio(name: str) -> float:
+            # Taken within each run (the sides measured minutes apart at most), then the
+            # median: robust to the machine's load changing between runs.
+            return round(med([o / d for o, d in zip(ours, figures[name], strict=True)]), 3)
+
         self.results["ingest"] = {
-            "guides": n, "chunks": len(texts),
-            "ours_chunks_per_s": round(med(ours), 1), "raw_encode_chunks_per_s": round(med(raw), 1),
-            "llama_index_default_chunks_per_s": round(med(default), 1),
-            # Ratios are taken within each run (the two sides measured minutes apart at most)
-            # and then the median: robust to the machine's load changing between runs.
-            "ours_vs_raw": round(med([o / r for o, r in zip(ours, raw, strict=True)]), 3),
-            "ours_vs_llama_index_default": round(
-                med([o / d for o, d in zip(ours, default, strict=True)]), 3),
+            "guides": n, "chunks": len(texts), "precision": self.precision,
+            "ours_chunks_per_s": round(med(ours), 1),
+            "raw_encode_chunks_per_s": round(med(figures["raw"]), 1),
+            "llama_index_default_chunks_per_s": round(med(figures["default"]), 1),
+            "ours_vs_raw": ratio("raw"),
+            "ours_vs_llama_index_default": ratio("default"),
             "ours_guides_per_s": round(med(ours) * n / len(texts), 2),
             "llama_index_default_on_files": {
                 "what": "SimpleDirectoryReader(corpus) -> VectorStoreIndex.from_documents, default "
-                        "SentenceSplitter (1024 tokens: about one node per short guide)",
+                        "SentenceSplitter (1024 tokens: about one node per short guide), the "
+                        "model in float32",
                 "nodes": files[0]["nodes"],
                 "guides_per_s": round(med([f["guides_per_s"] for f in files]), 2)},
-            "runs": {"ours": ours, "raw": raw, "llama_index_default": default},
+            "runs": figures,
         }
+        if float32:
+            self.results["ingest"]["float32"] = {
+                "raw_encode_chunks_per_s": round(med(figures["raw_float32"]), 1),
+                "llama_index_default_chunks_per_s": round(med(figures["default_float32"]), 1),
+                "ours_vs_raw": ratio("raw_float32"),
+                "ours_vs_llama_index_default": ratio("default_float32"),
+            }
 
     def _ours(self, settings, ingest) -> float:
         shutil.rmtree(settings.index, ignore_errors=True)
         report = ingest(settings, self.embedder)
         return report.added / report.seconds
 
-    def _raw(self, texts: list[str]) -> float:
+    def _raw(self, texts: list[str], model: Any) -> float:
         self.torch.set_num_threads(self.batch_threads)
         started = time.perf_counter()
-        self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                          show_progress_bar=False)
+        model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                     show_progress_bar=False)
         return len(texts) / (time.perf_counter() - started)
 
-    def _llama_default(self, texts: list[str], run: int, name: str | None = None,
+    def _llama_default(self, texts: list[str], name: str, model: Any,
                        documents: list | None = None, timed: bool = True) -> float:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
         from llama_index.core import Document, StorageContext, VectorStoreIndex
         from llama_index.core.base.embeddings.base import BaseEmbedding
         from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        model = self.model
 
         class PlainSentenceTransformer(BaseEmbedding):
             """The same model behind llama-index's default embedding plumbing (batches of
@@ -214,7 +252,7 @@ class Bench:
                                     show_progress_bar=False).tolist()
 
         self.torch.set_num_threads(self.batch_threads)
-        client = chromadb.PersistentClient(path=str(self.work / (name or f"li-{run}")),
+        client = chromadb.PersistentClient(path=str(self.work / name),
                                            settings=ChromaSettings(anonymized_telemetry=False))
         collection = client.get_or_create_collection("llama_default", embedding_function=None,
                                                      metadata={"hnsw:space": "cosine"})
@@ -234,7 +272,8 @@ class Bench:
         documents = SimpleDirectoryReader(str(corpus)).load_data()
         texts = [document.get_content() for document in documents]
         started = time.perf_counter()
-        count = self._llama_default(texts, run, name=f"lf-{run}", documents=documents, timed=False)
+        count = self._llama_default(texts, f"lf-{run}", self.model_float32, documents=documents,
+                                    timed=False)
         seconds = time.perf_counter() - started
         return {"nodes": count, "guides_per_s": len(documents) / seconds}
 
@@ -285,6 +324,8 @@ class Bench:
                 assistant.ask(question)
             passes: list[list[float]] = []
             bare: list[float] = []
+            bare_float32: list[float] = []
+            own: list[float] = []
             abstained = 0
             for run in range(self.args.runs):
                 times = []
@@ -299,6 +340,15 @@ class Bench:
                     started = time.perf_counter()
                     self.model.encode([question], normalize_embeddings=True, show_progress_bar=False)
                     bare.append((time.perf_counter() - started) * 1000)
+                    if run == 0:  # beside it, once: the model as it ships, and our own path
+                        started = time.perf_counter()
+                        self.model_float32.encode([question], normalize_embeddings=True,
+                                                  show_progress_bar=False)
+                        bare_float32.append((time.perf_counter() - started) * 1000)
+                        started = time.perf_counter()
+                        self.embedder.get_query_embedding(question)
+                        own.append((time.perf_counter() - started) * 1000)
+                        self.torch.set_num_threads(self.batch_threads)
                 passes.append(times)
             warm = [t for times in passes[1:] for t in times] or passes[0]
             self.torch.set_num_threads(self.busy_threads)
@@ -315,6 +365,8 @@ class Bench:
                 "first_pass_p95_ms": round(pct(passes[0], 0.95), 2),
                 "bare_embed_p50_ms": round(med(bare), 2), "bare_embed_p95_ms": round(pct(bare, 0.95), 2),
                 "bare_embed_one_thread_p50_ms": round(med(bare_one_thread), 2),
+                "bare_embed_float32_p50_ms": round(med(bare_float32), 2),
+                "own_query_embed_p50_ms": round(med(own), 2),
                 "load_average": os.getloadavg(),
                 "warm_p50_over_bare_p50": round(med(warm) / med(bare), 3),
             }
@@ -433,12 +485,19 @@ class Bench:
 
         if "ingest" in r:
             i = r["ingest"]
-            row(f"ingest chunks/s ({i['chunks']} chunks)", i["ours_chunks_per_s"],
-                f"raw encode {i['raw_encode_chunks_per_s']} (x{i['ours_vs_raw']} per run)",
+            p = i["precision"]
+            row(f"ingest chunks/s ({i['chunks']} chunks, {p})", i["ours_chunks_per_s"],
+                f"raw encode {p} {i['raw_encode_chunks_per_s']} (x{i['ours_vs_raw']} per run)",
                 ">= 0.80x raw encode", i["ours_vs_raw"] >= 0.8)
             row("ingest vs llama-index default", f"x{i['ours_vs_llama_index_default']}",
-                f"default path {i['llama_index_default_chunks_per_s']} chunks/s",
+                f"default path {p} {i['llama_index_default_chunks_per_s']} chunks/s",
                 ">= 1.5x default path", i["ours_vs_llama_index_default"] >= 1.5)
+            if "float32" in i:
+                f32 = i["float32"]
+                row("  the same, sides in float32", f"x{f32['ours_vs_raw']} / x"
+                    f"{f32['ours_vs_llama_index_default']}",
+                    f"raw encode {f32['raw_encode_chunks_per_s']}, default path "
+                    f"{f32['llama_index_default_chunks_per_s']} chunks/s", "-", None)
             f = i["llama_index_default_on_files"]
             row("ingest guides/s", i["ours_guides_per_s"],
                 f"default path on the files {f['guides_per_s']} ({f['nodes']} nodes)", "-", None)
@@ -449,7 +508,8 @@ class Bench:
         largest = str(max(self.args.sizes))
         for n, e in r.get("latency", {}).items():
             row(f"answer p50 warm, {n} guides", f"{e['warm_p50_ms']} ms",
-                f"bare embed p50 {e['bare_embed_p50_ms']} ms (x{e['warm_p50_over_bare_p50']})",
+                f"bare embed p50 {e['bare_embed_p50_ms']} ms (x{e['warm_p50_over_bare_p50']}); "
+                f"float32 {e['bare_embed_float32_p50_ms']}, ours {e['own_query_embed_p50_ms']}",
                 "<= 1.5x bare embed" if n == largest else "-",
                 e["warm_p50_over_bare_p50"] <= 1.5 if n == largest else None)
             row(f"answer p95 warm, {n} guides", f"{e['warm_p95_ms']} ms",
@@ -541,7 +601,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=lambda s: sorted({int(x) for x in s.split(",")}),
                         default=[10, 100, 1000], help="corpus sizes for latency (default 10,100,1000)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--throughput-guides", type=int, default=100,
                         help="guides in the side-by-side ingest throughput runs")
     parser.add_argument("--questions", type=int, default=100, help="latency questions per size")
