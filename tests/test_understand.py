@@ -88,6 +88,24 @@ def test_topics(text, topic):
     assert parse(text).main_topics[0] == topic
 
 
+@pytest.mark.parametrize("text, uncovered, topics", [
+    ("What's the cost of living in Leuven?", ("cost of living",), ()),
+    ("income tax rate for developers", ("income tax rate",), ()),
+    ("Do they get company cars?", ("company cars",), ()),
+    ("Quel est le coût de la vie à Louvain ?", ("cout de la vie",), ()),
+    ("Krijgen ze een bedrijfswagen?", ("bedrijfswagen",), ()),
+    # the words alone still mean what they meant
+    ("How much does it cost to hire a senior?", (), ("salary",)),
+    ("Wat kost een senior?", (), ("salary",)),
+    ("Which company hires them?", (), ("employers",)),
+    ("What's the day rate of a freelancer?", (), ("salary",)),
+    ("cost of living and salaries", ("cost of living",), ("salary",)),
+])
+def test_subjects_no_guide_covers_trigger_no_topic(text, uncovered, topics):
+    query = parse(text)
+    assert (query.uncovered, query.topics) == (uncovered, topics)
+
+
 @pytest.mark.parametrize("text, lang", [
     ("What does a senior backend developer earn in Leuven?", "en"),
     ("Wat verdient een senior backend developer in Leuven?", "nl"),

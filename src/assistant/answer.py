@@ -316,6 +316,9 @@ def topic_part(target: Target, topic: str, query: Query, evidence: Evidence) -> 
 def general_part(target: Target, query: Query, evidence: Evidence) -> Part:
     """No topic recognised: quote what retrieval ranks best, if it shares the question's words."""
     guide = target.guide
+    if query.uncovered:  # named a subject no guide covers: say so, quote nothing near it
+        return Part(say("no_section", query.lang, title=guide.title, sections=_section_list(guide)),
+                    grounded=False)
     ranked = [name for key, name, _score in evidence.ranked_sections({guide.key})]
     by_name = {section.heading: section for section in guide.sections}
     sections = [by_name[name] for name in ranked if name in by_name and by_name[name].topic != "jobs"]

@@ -25,6 +25,7 @@ from .vocab import (
     TOPIC_ORDER,
     TOPIC_SEARCH_WORDS,
     TOPIC_TRIGGERS,
+    UNCOVERED_SUBJECTS,
     VAGUE_MODIFIERS,
     correct_typos,
     detect_language,
@@ -101,6 +102,7 @@ class Query:
     compare: bool = False
     injection: bool = False
     terms: tuple[str, ...] = field(default=(), compare=False)
+    uncovered: tuple[str, ...] = ()  # subjects named that no guide covers ("cost of living")
     followup: bool = False
 
     @property
@@ -155,7 +157,7 @@ class Vocabulary:
         # Words inside multi-word phrases ("entry level", "big names") are real words too:
         # left out, typo tolerance turned "level" into "levels" and "names" into "namen".
         phrases = [a for a, _ in self.place_aliases] + [s for v in LEVELS.values() for s in v] \
-            + [t for v in TOPIC_TRIGGERS.values() for t in v]
+            + [t for v in TOPIC_TRIGGERS.values() for t in v] + list(UNCOVERED_SUBJECTS)
         vocabulary |= {w for phrase in phrases if " " in phrase for w in phrase.split()}
         self.vocabulary = vocabulary
 
@@ -251,8 +253,9 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     levels = sorted({level for level, spellings in LEVELS.items()
                      if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
     levels = _level_span(corrected, levels)
+    topic_text = _phrase_pattern(UNCOVERED_SUBJECTS).sub(" ", corrected)
     topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
-                     if _find_phrases(corrected, triggers)}
+                     if _find_phrases(topic_text, triggers)}
                     | ({"about_role"} if roles and ABOUT_ROLE.search(corrected) else set()),
                     key=TOPIC_ORDER.index)
 
@@ -272,6 +275,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         compare=bool(COMPARE.search(corrected)) and (len(ordered_places) > 1 or len(roles) > 1
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
+        uncovered=tuple(dict.fromkeys(p for _, p in _find_phrases(corrected, UNCOVERED_SUBJECTS))),
     )
 
 
@@ -301,6 +305,7 @@ def merge(query: Query, context: Query | None) -> Query:
         unknown_roles=unknown_roles, topics=topics, levels=levels,
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         terms=query.terms or context.terms, followup=True,
+        uncovered=query.uncovered or (() if query.topics else context.uncovered),
     )
 
 

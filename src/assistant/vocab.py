@@ -226,6 +226,17 @@ TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
     "jobs": ("jobs", "job board", "vacancies", "vacancy", "openings", "vacatures",
              "offres", "emplois", "job postings", "listings"),
 }
+# Subjects no guide section covers, written with a word that would otherwise trigger a topic
+# ("rate" in "tax rate", "company" in "company car"). They are masked before topics are
+# matched, so such a question gets "the guide does not cover that" instead of a salary table
+# or an employer list.
+UNCOVERED_SUBJECTS = (
+    "cost of living", "costs of living", "living cost", "living costs", "tax rate", "tax rates",
+    "income tax", "income tax rate", "income tax rates", "interest rate", "interest rates",
+    "exchange rate", "unemployment rate",
+    "crime rate", "company car", "company cars", "cout de la vie", "voiture de societe",
+    "bedrijfswagen", "bedrijfswagens", "bedrijfsauto",
+)
 # Each topic in the words of the site's section headings. Retrieval within a routed guide
 # searches with these plus the question's content words: every chunk of a guide carries its
 # title's role and place, so those words in a query only favour the shortest chunks.
