@@ -100,10 +100,21 @@ def test_topics(text, topic):
     ("Which company hires them?", (), ("employers",)),
     ("What's the day rate of a freelancer?", (), ("salary",)),
     ("cost of living and salaries", ("cost of living",), ("salary",)),
+    ("Combien de développeurs backend y a-t-il ?", (), ()),  # a count, not pay
+    ("Combien gagne un développeur backend ?", (), ("salary",)),
 ])
 def test_subjects_no_guide_covers_trigger_no_topic(text, uncovered, topics):
     query = parse(text)
     assert (query.uncovered, query.topics) == (uncovered, topics)
+
+
+@pytest.mark.parametrize("text, count", [
+    ("How many backend developers are there?", True), ("Hoeveel developers zijn er?", True),
+    ("the number of developers", True), ("Combien de développeurs ?", True),
+    ("How much does a senior earn?", False), ("Combien gagne un senior ?", False),
+])
+def test_count_questions(text, count):
+    assert parse(text).count is count
 
 
 @pytest.mark.parametrize("text, lang", [

@@ -322,6 +322,9 @@ def general_part(target: Target, query: Query, evidence: Evidence) -> Part:
     ranked = [name for key, name, _score in evidence.ranked_sections({guide.key})]
     by_name = {section.heading: section for section in guide.sections}
     sections = [by_name[name] for name in ranked if name in by_name and by_name[name].topic != "jobs"]
+    if not query.terms and query.count:  # "how many X are there?": the overview has no count
+        return Part(say("no_section", query.lang, title=guide.title, sections=_section_list(guide)),
+                    grounded=False)
     if not query.terms:
         overview = [s for s in guide.sections if s.topic in ("general", "scene", "about_role")]
         return quote_part(target, overview[:1], query, evidence, need_terms=False)

@@ -62,6 +62,10 @@ FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|pa
 # "What do backend developers do?": a bare "what do" also starts salary questions ("what do
 # seniors earn"), so the role question is recognised by its closing verb, and only when it
 # names a role ("what does imec do?" is not about the role).
+# A question for a count ("how many backend developers are there?"). With no topic and no
+# content word left, the guides' overview would be quoted, which gives no number. The French
+# "combien de" is masked before topics are matched: "combien" alone asks for pay.
+COUNT = re.compile(r"\b(how many|number of|hoeveel|aantal|combien de|combien d|nombre de)\b")
 ABOUT_ROLE = re.compile(r"^(what (do|does)\b.*\bdo\b|wat (doet|doen)\b|que (fait|font)\b)")
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
@@ -103,6 +107,7 @@ class Query:
     injection: bool = False
     terms: tuple[str, ...] = field(default=(), compare=False)
     uncovered: tuple[str, ...] = ()  # subjects named that no guide covers ("cost of living")
+    count: bool = False  # asks "how many"
     followup: bool = False
 
     @property
@@ -253,7 +258,10 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     levels = sorted({level for level, spellings in LEVELS.items()
                      if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
     levels = _level_span(corrected, levels)
+    count = COUNT.search(corrected)
     topic_text = _phrase_pattern(UNCOVERED_SUBJECTS).sub(" ", corrected)
+    if count and count.group().startswith("combien"):
+        topic_text = COUNT.sub(" ", topic_text)
     topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
                      if _find_phrases(topic_text, triggers)}
                     | ({"about_role"} if roles and ABOUT_ROLE.search(corrected) else set()),
@@ -276,6 +284,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
         uncovered=tuple(dict.fromkeys(p for _, p in _find_phrases(corrected, UNCOVERED_SUBJECTS))),
+        count=bool(count),
     )
 
 
@@ -306,6 +315,7 @@ def merge(query: Query, context: Query | None) -> Query:
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         terms=query.terms or context.terms, followup=True,
         uncovered=query.uncovered or (() if query.topics else context.uncovered),
+        count=query.count or (not query.topics and not query.terms and context.count),
     )
 
 
