@@ -2,9 +2,10 @@
 
 The test starts everything itself: an index of tests/data/guides, `assistant serve` as a
 subprocess on a free loopback port, two static "host site" servers on other loopback
-ports (one listed in ASSISTANT_ALLOWED_ORIGINS, one not), and /usr/bin/chromium (never a
-downloaded browser; .ci/run installs the Debian package). Screenshots of the chat page and
-the widget go to tests/artifacts/. Nothing here is timed: waits are upper bounds.
+ports (one listed in ASSISTANT_ALLOWED_ORIGINS, one not), a loopback port where no server
+listens (an assistant that is down), and /usr/bin/chromium (never a downloaded browser;
+.ci/run installs the Debian package). Screenshots of the chat page and the widget go to
+tests/artifacts/. Nothing here is timed: waits are upper bounds.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
 JUNIOR, SENIOR = "€37,080 – €49,440", "€61,800 – €87,550"
 LEUVEN_SALARIES = "Recruiting Backend Developers in Leuven › Salary Ranges"
 MARKUP = '<img src=x onerror="window.__pwned=1;alert(1)"> What do junior backend developers earn in Leuven?'
+UNREACHABLE = "can't be reached"  # the widget's notices, as the visitor reads them
+NOT_ALLOWED = "This site is not allowed to use the assistant"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -110,6 +113,23 @@ def server(guides_index: Path, sites: dict, tmp_path_factory: pytest.TempPathFac
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def down_page(server: str, sites: dict) -> Iterator[tuple[str, str]]:
+    """A page on the listed site whose widget points at an assistant that is down:
+    (page url, assistant url). widget.js still comes from the live server; the assistant
+    url is a loopback port that is bound but not listening, so connecting is refused (and,
+    being held, no other process can start listening there during the test)."""
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{dead.getsockname()[1]}"
+        (sites["dirs"][0] / "down.html").write_text(
+            "<!doctype html><html><head><meta charset='utf-8'><title>Host site</title></head><body>"
+            "<h1>A guide page whose assistant is down</h1>"
+            f'<script src="{server}/widget.js" data-assistant-url="{down}"></script></body></html>',
+            encoding="utf-8")
+        yield f"{sites['listed']}/down.html", down
 
 
 @pytest.fixture(scope="module")
@@ -249,47 +269,67 @@ def test_markup_in_a_question_shows_as_text_and_runs_nothing(server: str, page: 
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("failure", "message"), [
-    ("429", "Too many questions"),
-    ("unreachable", "can't be reached"),
-])
+@pytest.mark.parametrize(("failure", "message", "not_message"), [
+    ("429", "Too many questions", UNREACHABLE),
+    ("server unreachable", UNREACHABLE, NOT_ALLOWED),  # /api/ask and the /api/health probe fail
+    ("origin refused", NOT_ALLOWED, UNREACHABLE),  # /api/ask fails, the probe reaches the server
+], ids=["429", "server unreachable", "origin refused"])
 def test_widget_says_clearly_when_it_cannot_answer(server: str, page: Page, failure: str,
-                                                   message: str) -> None:
+                                                   message: str, not_message: str) -> None:
     if failure == "429":
+        routed = ["**/api/ask"]
         page.route("**/api/ask", lambda route: route.fulfill(
             status=429, json={"error": "too many requests; try again in a moment", "status": 429},
             headers={"Retry-After": "30"}))
-    else:
-        page.route("**/api/ask", lambda route: route.abort("connectionrefused"))
+    else:  # what the page sees of both a down server and a CORS refusal: fetch rejects
+        routed = ["**/api/ask", "**/api/health"] if failure == "server unreachable" else ["**/api/ask"]
+        for pattern in routed:
+            page.route(pattern, lambda route: route.abort("connectionrefused"))
     page.goto(f"{server}/widget/demo")
     _open_widget(page)
     _widget_ask(page, JUNIOR_LEUVEN)
     notice = page.locator("hiring-assistant-widget .msg.notice")
     expect(notice).to_contain_text(message, timeout=ANSWER_WAIT_MS)
+    expect(notice).not_to_contain_text(not_message)
     expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(0)
     # the question was not added to the history: a retry that succeeds is a fresh first turn
-    page.unroute("**/api/ask")
+    for pattern in routed:
+        page.unroute(pattern)
     _widget_ask(page, JUNIOR_LEUVEN)
     expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
 
 
-def test_widget_on_a_listed_site_works_and_an_unlisted_one_is_refused(
-        server: str, sites: dict, page: Page, browser: Browser) -> None:
+def test_widget_on_a_listed_site_answers(server: str, sites: dict, page: Page) -> None:
     page.goto(f"{sites['listed']}/index.html")
     _open_widget(page)
     _widget_ask(page, JUNIOR_LEUVEN)
     expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
     expect(_answers(page).filter(has_text=JUNIOR).locator(".source-title")).to_have_text(LEUVEN_SALARIES)
 
-    refused = browser.new_context().new_page()
-    refused.goto(f"{sites['unlisted']}/index.html")
-    _open_widget(refused)
-    _widget_ask(refused, JUNIOR_LEUVEN)
-    expect(refused.locator("hiring-assistant-widget .msg.notice")).to_contain_text(
-        "can't be reached", timeout=ANSWER_WAIT_MS)
-    expect(_answers(refused).filter(has_text=JUNIOR)).to_have_count(0)
-    # and the server itself refuses that origin
-    response = httpx.post(f"{server}/api/ask", json={"question": JUNIOR_LEUVEN},
-                          headers={"Origin": sites["unlisted"]})
-    assert response.status_code == 403
-    refused.context.close()
+
+@pytest.mark.parametrize("case", ["unlisted site", "server down"])
+def test_widget_tells_a_refused_origin_from_a_server_that_is_down(
+        server: str, sites: dict, down_page: tuple[str, str], page: Page, case: str) -> None:
+    # Both fail the same way for the page (fetch rejects), so only the probe can tell them apart.
+    if case == "unlisted site":
+        url, assistant = f"{sites['unlisted']}/index.html", server
+        message, not_message = NOT_ALLOWED, UNREACHABLE
+    else:  # a listed site, so the origin cannot be what fails
+        (url, assistant), message, not_message = down_page, UNREACHABLE, NOT_ALLOWED
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(url)
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    notice = page.locator("hiring-assistant-widget .msg.notice")
+    expect(notice).to_contain_text(message, timeout=ANSWER_WAIT_MS)
+    expect(notice).not_to_contain_text(not_message)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(0)
+    assert f"{assistant}/api/health" in requested  # the verdict comes from probing that server
+    if case == "unlisted site":  # and the server itself refuses that origin
+        response = httpx.post(f"{server}/api/ask", json={"question": JUNIOR_LEUVEN},
+                              headers={"Origin": sites["unlisted"]})
+        assert response.status_code == 403
+    else:  # and nothing answers there at all
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{assistant}/api/health", timeout=2)

@@ -8,6 +8,8 @@
  * conversation history lives here, in the page, and is sent with each question to
  * POST {assistant-url}/api/ask. Everything the server sends is shown with textContent,
  * never parsed as HTML. data-assistant-url defaults to the origin this script came from.
+ * When a request fails before any response, a no-cors GET {assistant-url}/api/health tells
+ * "this site's origin is not allowed" apart from "the server is down".
  * The widget stores nothing (no cookies, no localStorage) and loads nothing else.
  */
 (function () {
@@ -27,9 +29,11 @@
   var MAX_HISTORY_TURNS = 20;
   var MAX_QUESTION_CHARS = 2000;
   var TIMEOUT_MS = 30000;
+  var PROBE_TIMEOUT_MS = 5000; // a server that accepts the probe but never answers counts as down
 
   var MESSAGES = {
     unreachable: "The assistant can't be reached from this page right now. Check your connection and try again in a moment.",
+    notAllowed: "This site is not allowed to use the assistant (its address is not on the assistant's allowlist).",
     rateLimited: "Too many questions in a short time. Please wait a minute, then ask again.",
     timeout: "The assistant took too long to answer. Please try again.",
     tooLong: "That question is too long (the limit is " + MAX_QUESTION_CHARS.toLocaleString("en") + " characters).",
@@ -207,6 +211,25 @@
       return MESSAGES.generic;
     }
 
+    // fetch rejects with the same TypeError whether the server is down or it refused this
+    // page's origin: the browser hides the 403 and the missing CORS headers from the page.
+    // A no-cors request needs no CORS approval, so any (opaque) response to it means the
+    // server is up and it was this origin that was turned away; a rejection means it is down.
+    function networkFailure() {
+      var controller = window.AbortController ? new AbortController() : null;
+      var timer = controller ? setTimeout(function () { controller.abort(); }, PROBE_TIMEOUT_MS) : null;
+      return fetch(baseUrl + "/api/health", {
+        mode: "no-cors",
+        cache: "no-store", // a cached health reply would say "up" for a server that is down now
+        credentials: "omit",
+        signal: controller ? controller.signal : undefined
+      }).then(function () { return MESSAGES.notAllowed; }, function () { return MESSAGES.unreachable; })
+        .then(function (message) {
+          if (timer) { clearTimeout(timer); }
+          return message;
+        });
+    }
+
     function ask(question) {
       busy = true;
       send.disabled = true;
@@ -238,8 +261,12 @@
         history.push({ role: "assistant", content: result.body.answer });
         history = history.slice(-MAX_HISTORY_TURNS);
       }, function (error) {
-        pending.remove();
-        addMessage("notice", error && error.name === "AbortError" ? MESSAGES.timeout : MESSAGES.unreachable);
+        // "Thinking…" stays up (and the form busy) while a network failure is looked into.
+        var why = error && error.name === "AbortError" ? Promise.resolve(MESSAGES.timeout) : networkFailure();
+        return why.then(function (message) {
+          pending.remove();
+          addMessage("notice", message);
+        });
       }).then(function () {
         if (timer) { clearTimeout(timer); }
         busy = false;
