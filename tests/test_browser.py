@@ -269,6 +269,16 @@ def test_markup_in_a_question_shows_as_text_and_runs_nothing(server: str, page: 
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
+def _ask_expecting_notice(page: Page, message: str, not_message: str) -> None:
+    """Ask one question that must fail with `message` (and not `not_message`), no answer."""
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    notice = page.locator("hiring-assistant-widget .msg.notice")
+    expect(notice).to_contain_text(message, timeout=ANSWER_WAIT_MS)
+    expect(notice).not_to_contain_text(not_message)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(0)
+
+
 @pytest.mark.parametrize(("failure", "message", "not_message"), [
     ("429", "Too many questions", UNREACHABLE),
     ("server unreachable", UNREACHABLE, NOT_ALLOWED),  # /api/ask and the /api/health probe fail
@@ -286,12 +296,7 @@ def test_widget_says_clearly_when_it_cannot_answer(server: str, page: Page, fail
         for pattern in routed:
             page.route(pattern, lambda route: route.abort("connectionrefused"))
     page.goto(f"{server}/widget/demo")
-    _open_widget(page)
-    _widget_ask(page, JUNIOR_LEUVEN)
-    notice = page.locator("hiring-assistant-widget .msg.notice")
-    expect(notice).to_contain_text(message, timeout=ANSWER_WAIT_MS)
-    expect(notice).not_to_contain_text(not_message)
-    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(0)
+    _ask_expecting_notice(page, message, not_message)
     # the question was not added to the history: a retry that succeeds is a fresh first turn
     for pattern in routed:
         page.unroute(pattern)
@@ -319,12 +324,7 @@ def test_widget_tells_a_refused_origin_from_a_server_that_is_down(
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(url)
-    _open_widget(page)
-    _widget_ask(page, JUNIOR_LEUVEN)
-    notice = page.locator("hiring-assistant-widget .msg.notice")
-    expect(notice).to_contain_text(message, timeout=ANSWER_WAIT_MS)
-    expect(notice).not_to_contain_text(not_message)
-    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(0)
+    _ask_expecting_notice(page, message, not_message)
     assert f"{assistant}/api/health" in requested  # the verdict comes from probing that server
     if case == "unlisted site":  # and the server itself refuses that origin
         response = httpx.post(f"{server}/api/ask", json={"question": JUNIOR_LEUVEN},
