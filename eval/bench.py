@@ -432,30 +432,9 @@ class Bench:
     # -- 5. serve memory -----------------------------------------------------------------
     def serve_memory(self) -> None:
         largest = max(self.args.sizes)
-        index = self.indexes[largest]
-        has_serve = subprocess.run([ASSISTANT, "serve", "--help"], capture_output=True).returncode == 0
-        if not has_serve:
-            self.results["serve_memory"] = {"measured": "no `assistant serve` command in this build"}
-            return
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        process = subprocess.Popen([ASSISTANT, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--index", str(index)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True)
+        process, base = start_serve(self.indexes[largest])
         try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"assistant serve exited with {process.returncode}")
-                try:
-                    with urllib.request.urlopen(f"{base}/api/health", timeout=2) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.5)
-            after_start = _rss_kb(process.pid)
+            after_start = memory_kib(process.pid)["VmRSS"]
             asked = 0
             for question in self.questions(largest, 40):
                 request = urllib.request.Request(
@@ -463,16 +442,16 @@ class Bench:
                     headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=60) as reply:
                     asked += reply.status == 200
+            after = memory_kib(process.pid)
             self.results["serve_memory"] = {
                 "measured": "VmRSS of the `assistant serve` process tree from /proc",
                 "guides_indexed": largest, "rss_mb_after_start": round(after_start / 1024, 1),
-                "rss_mb_after_40_questions": round(_rss_kb(process.pid) / 1024, 1),
-                "peak_mb": round(_hwm_kb(process.pid) / 1024, 1), "answered": asked,
+                "rss_mb_after_40_questions": round(after["VmRSS"] / 1024, 1),
+                "peak_mb": round(after["VmHWM"] / 1024, 1), "answered": asked,
             }
             log(f"serve memory: {self.results['serve_memory']}")
         finally:
-            os.killpg(process.pid, 9)
-            process.wait()
+            stop_serve(process)
 
     # -- report --------------------------------------------------------------------------
     def table(self) -> list[dict[str, Any]]:
@@ -560,6 +539,44 @@ class Bench:
             self.args.json.write_text(json.dumps(self.results, ensure_ascii=False, indent=1))
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_serve(index: Path | None, env: dict[str, str] | None = None,
+                timeout: float = 300) -> tuple[subprocess.Popen, str]:
+    """`assistant serve` on a free loopback port, returned once `/api/health` answers 200.
+    Its own session, so `stop_serve` ends the whole process tree."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [ASSISTANT, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command + (["--index", str(index)] if index else []), cwd=ROOT,
+                               env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"assistant serve exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return process, url
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop_serve(process)
+    raise RuntimeError(f"assistant serve did not come up in {timeout:.0f} s")
+
+
+def stop_serve(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, 9)
+    process.wait(timeout=30)
+
+
 def _proc_tree(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -577,24 +594,18 @@ def _proc_tree(pid: int) -> list[int]:
     return found
 
 
-def _status_kb(pid: int, field: str) -> int:
-    total = 0
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) in KiB, summed over `pid` and its descendants, from /proc."""
+    totals = {"VmRSS": 0, "VmHWM": 0}
     for member in _proc_tree(pid):
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    total += int(line.split()[1])
+                key, _, value = line.partition(":")
+                if key in totals:
+                    totals[key] += int(value.split()[0])
         except OSError:
             continue
-    return total
-
-
-def _rss_kb(pid: int) -> int:
-    return _status_kb(pid, "VmRSS")
-
-
-def _hwm_kb(pid: int) -> int:
-    return _status_kb(pid, "VmHWM")
+    return totals
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,27 +6,23 @@
 N clients (default 32) each send questions back to back for a fixed time (default 30 s),
 capped at --max-requests in total; only 127.0.0.1/localhost URLs are accepted. With
 --serve the script starts the server itself on a free port (rate limit raised so the limit
-is not what gets measured) and reports the serving process's resident memory (VmRSS after
-the run, VmHWM peak) from /proc. It prints measured figures only; there are no thresholds.
+is not what gets measured) and reports the serving process tree's resident memory (VmRSS
+after the run, VmHWM peak) from /proc. It prints measured figures only; there are no thresholds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from bench import memory_kib, pct, start_serve, stop_serve  # eval/bench.py: same folder
 
-ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 # A mix of what recruiters ask: figures, lists, follow-ups carried by history, refusals.
@@ -46,11 +42,6 @@ REQUESTS: list[dict] = [
     {"question": "Wat verdient een junior backend developer in Leuven?"},
     {"question": "hello"},
 ]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 async def run_load(url: str, clients: int, duration: float, max_requests: int) -> dict:
@@ -83,44 +74,6 @@ async def run_load(url: str, clients: int, duration: float, max_requests: int) -
     return {"latencies": latencies, "outcomes": outcomes, "elapsed": time.monotonic() - started}
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0])
-    return fields
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(index: Path | None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ASSISTANT_RATE_LIMIT_PER_MINUTE": "100000000", "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-    command = [str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1",
-               "--port", str(port)] + (["--index", str(index)] if index else [])
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"assistant serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise SystemExit("assistant serve did not come up in 180 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860", help="a running server (loopback only)")
@@ -137,7 +90,11 @@ def main() -> None:
     process = None
     url = args.url.rstrip("/")
     if args.serve:
-        process, url = start_server(args.index)
+        try:
+            # The limit is raised so that the rate limiter is not what gets measured.
+            process, url = start_serve(args.index, {"ASSISTANT_RATE_LIMIT_PER_MINUTE": "100000000"})
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
     if urlsplit(url).hostname not in LOOPBACK:
         raise SystemExit("load tests run against loopback only (127.0.0.1 / localhost)")
     try:
@@ -148,8 +105,7 @@ def main() -> None:
         after = memory_kib(process.pid) if process else {}
     finally:
         if process:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_serve(process)
 
     latencies, outcomes = result["latencies"], result["outcomes"]
     ok = outcomes.get("200", 0)
@@ -158,8 +114,8 @@ def main() -> None:
           f"({result['elapsed']:.1f} s elapsed)")
     print(f"requests: {len(latencies)}  ok: {ok}  errors: {errors}  {dict(outcomes)}")
     if latencies:
-        print(f"latency ms: p50 {statistics.median(latencies):.1f}  p95 {percentile(latencies, 0.95):.1f}  "
-              f"p99 {percentile(latencies, 0.99):.1f}  max {max(latencies):.1f}")
+        print(f"latency ms: p50 {statistics.median(latencies):.1f}  p95 {pct(latencies, 0.95):.1f}  "
+              f"p99 {pct(latencies, 0.99):.1f}  max {max(latencies):.1f}")
         print(f"throughput: {len(latencies) / result['elapsed']:.1f} requests/s")
     if process:
         print(f"serving process memory: RSS before load {before.get('VmRSS', 0) / 1024:.0f} MiB, "

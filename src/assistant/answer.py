@@ -199,8 +199,7 @@ def salary_part(target: Target, query: Query, evidence: Evidence) -> Part:
     rows = guide.salary_rows()
     section = next((s.heading for s in guide.sections_on("salary")), "Salary Ranges")
     if not rows:
-        return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
-                    grounded=False)
+        return _not_covered(guide, lang)
     chosen, missing = _rows_for_levels(rows, query.levels)
     place, role = _place(target, lang), role_phrase(guide.role)
     period = period_phrase(chosen[0].period if chosen else rows[0].period, lang)
@@ -226,6 +225,12 @@ def salary_part(target: Target, query: Query, evidence: Evidence) -> Part:
     return Part(_prefix(target, lang) + text, [_source(guide, section, quote, evidence)], facts)
 
 
+def _not_covered(guide: Guide, lang: str) -> Part:
+    """"The guide does not cover that", with the sections it does have."""
+    return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
+                grounded=False)
+
+
 def _section_list(guide: Guide) -> str:
     return ", ".join(s.heading for s in guide.sections if not s.is_empty and s.topic != "general")
 
@@ -234,8 +239,7 @@ def list_part(target: Target, topic: str, query: Query, evidence: Evidence) -> P
     guide, lang = target.guide, query.lang
     sections = guide.sections_on(topic)
     if not sections:
-        return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
-                    grounded=False)
+        return _not_covered(guide, lang)
     section = sections[0]
     items = guide.list_items(topic)
     if not items:
@@ -285,16 +289,14 @@ def quote_part(target: Target, sections: list[Section], query: Query, evidence: 
         if section is not None and section.is_empty:
             return Part(say("empty_section", lang, title=guide.title, section=section.heading),
                         [_source(guide, section.heading, "", evidence)], grounded=False)
-        return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
-                    grounded=False)
+        return _not_covered(guide, lang)
     terms = query.terms
     scored = [(overlap(terms, s), -n, section, s) for n, (section, _i, s) in enumerate(candidates)]
     if need_terms:
         needed = max(1, (len(terms) + 1) // 2)
         scored = [entry for entry in scored if entry[0] >= needed]
         if not terms or not scored:
-            return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
-                        grounded=False)
+            return _not_covered(guide, lang)
     # On equal overlap a sentence of prose beats a bare list item or table row: "what does
     # imec do?" wants the sentence about imec, not the "- imec" line of a list.
     best = sorted(scored, key=lambda e: (e[0], _is_prose(e[3]), e[1]), reverse=True)[:MAX_QUOTE_SENTENCES]
@@ -316,15 +318,13 @@ def topic_part(target: Target, topic: str, query: Query, evidence: Evidence) -> 
 def general_part(target: Target, query: Query, evidence: Evidence) -> Part:
     """No topic recognised: quote what retrieval ranks best, if it shares the question's words."""
     guide = target.guide
-    if query.uncovered:  # named a subject no guide covers: say so, quote nothing near it
-        return Part(say("no_section", query.lang, title=guide.title, sections=_section_list(guide)),
-                    grounded=False)
+    # A subject no guide covers, or "how many X are there?" with nothing else to look up
+    # (the overview has no count): say so rather than quote something near it.
+    if query.uncovered or (query.count and not query.terms):
+        return _not_covered(guide, query.lang)
     ranked = [name for key, name, _score in evidence.ranked_sections({guide.key})]
     by_name = {section.heading: section for section in guide.sections}
     sections = [by_name[name] for name in ranked if name in by_name and by_name[name].topic != "jobs"]
-    if not query.terms and query.count:  # "how many X are there?": the overview has no count
-        return Part(say("no_section", query.lang, title=guide.title, sections=_section_list(guide)),
-                    grounded=False)
     if not query.terms:
         overview = [s for s in guide.sections if s.topic in ("general", "scene", "about_role")]
         return quote_part(target, overview[:1], query, evidence, need_terms=False)

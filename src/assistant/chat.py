@@ -64,7 +64,7 @@ class Assistant:
             raise NoIndexError("the index is empty: run `assistant ingest` first")
         self.catalogue = Catalogue(guides)
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles))
-        self.retriever = HybridRetriever(self.store.vector_store, embedder, guides,
+        self.retriever = HybridRetriever(self.store, embedder, guides,
                                          settings.retrieve_top_k)
 
     def understand(self, question: str, history: list[dict] | None = None) -> Query:

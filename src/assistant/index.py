@@ -176,14 +176,23 @@ class Store:
         get per guide was most of a large ingest's non-embedding time)."""
         if not guide_keys:
             return {}
-        where = ({"guide": guide_keys[0]} if len(guide_keys) == 1
-                 else {"guide": {"$in": list(guide_keys)}})
-        records = self.chunks.get(where=where, include=["metadatas", "embeddings"])
+        records = self.chunks.get(where=_of_guides(guide_keys), include=["metadatas", "embeddings"])
         found: dict[str, dict[str, tuple[str, Any]]] = {}
         for cid, meta, vector in zip(records["ids"], records["metadatas"], records["embeddings"],
                                      strict=True):
             found.setdefault(meta["guide"], {})[cid] = (meta.get("digest", ""), vector)
         return found
+
+    def chunk_vectors(self, guide_keys: tuple[str, ...]) -> tuple[list[str], list[Any]]:
+        """The ids and vectors of these guides' chunks, in one read."""
+        records = self.chunks.get(where=_of_guides(guide_keys), include=["embeddings"])
+        return records["ids"], list(records["embeddings"])
+
+
+def _of_guides(guide_keys: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The `where` filter for chunks of these guides."""
+    return ({"guide": guide_keys[0]} if len(guide_keys) == 1
+            else {"guide": {"$in": list(guide_keys)}})
 
 
 @contextlib.contextmanager

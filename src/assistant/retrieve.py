@@ -58,10 +58,11 @@ class ScopedDenseRetriever(BaseRetriever):
     (exp(-cosine distance)), without paying Chroma's filtered-search cost on every question.
     """
 
-    def __init__(self, collection: Any, scope: tuple[str, ...], top_k: int,
+    def __init__(self, vectors_of: Callable[[tuple[str, ...]], tuple[list[str], list[Any]]],
+                 scope: tuple[str, ...], top_k: int,
                  nodes_of: Callable[[str], dict[str, TextNode]]) -> None:
         super().__init__()
-        self._collection = collection
+        self._vectors_of = vectors_of
         self._scope = scope
         self._top_k = top_k
         self._nodes_of = nodes_of
@@ -71,14 +72,12 @@ class ScopedDenseRetriever(BaseRetriever):
     def _load(self) -> tuple[np.ndarray, list[BaseNode]]:
         with self._lock:
             if self._loaded is None:
-                where = ({"guide": self._scope[0]} if len(self._scope) == 1
-                         else {"guide": {"$in": list(self._scope)}})
-                records = self._collection.get(where=where, include=["embeddings"])
+                ids, stored = self._vectors_of(self._scope)
                 known = {cid: node for key in self._scope for cid, node in self._nodes_of(key).items()}
                 # A stored chunk the guide's record does not list yet (an ingest running, or
                 # killed before writing that record) is left out until the record catches up.
-                kept = [(known[cid], vector) for cid, vector
-                        in zip(records["ids"], records["embeddings"], strict=True) if cid in known]
+                kept = [(known[cid], vector) for cid, vector in zip(ids, stored, strict=True)
+                        if cid in known]
                 nodes = [node for node, _vector in kept]
                 vectors = np.asarray([vector for _node, vector in kept],
                                      dtype=np.float32).reshape(len(nodes), -1)
@@ -112,12 +111,12 @@ class GuideNodeRetriever(BaseRetriever):
 
 
 class HybridRetriever:
-    def __init__(self, vector_store: Any, embedder: Any, guides: list[Guide], top_k: int) -> None:
+    def __init__(self, store: Any, embedder: Any, guides: list[Guide], top_k: int) -> None:
         self.embedder = embedder
         self.top_k = top_k
         self.guides = {guide.key: guide for guide in guides}
-        self.collection = vector_store.client  # the chunks collection behind the store
-        self.index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embedder)
+        self.store = store  # `index.Store`: the one place that reads Chroma
+        self.index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
         self._llm = MockLLM()
         self._bm25: OrderedDict[tuple[str, ...], BM25Retriever | None] = OrderedDict()
         self._fusion: OrderedDict[tuple[tuple[str, ...], int], QueryFusionRetriever] = OrderedDict()
@@ -170,7 +169,7 @@ class HybridRetriever:
             self._fusion.move_to_end(key)
             return fusion
         dense: BaseRetriever = (
-            ScopedDenseRetriever(self.collection, scope, k, self._nodes_by_id) if scope
+            ScopedDenseRetriever(self.store.chunk_vectors, scope, k, self._nodes_by_id) if scope
             else GuideNodeRetriever(self.index.as_retriever(similarity_top_k=k),
                                     self._every_node_by_id))
         retrievers = [dense]

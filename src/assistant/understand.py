@@ -59,13 +59,13 @@ COMPARE = re.compile(
     r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
     r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
+# A question for a count ("how many backend developers are there?"). With no topic and no
+# content word left, the guides' overview would be quoted, which gives no number. Masked
+# before topics are matched: "combien" alone asks for pay, "combien de" for a count.
+COUNT = re.compile(r"\b(how many|number of|hoeveel|aantal|combien de|combien d|nombre de)\b")
 # "What do backend developers do?": a bare "what do" also starts salary questions ("what do
 # seniors earn"), so the role question is recognised by its closing verb, and only when it
 # names a role ("what does imec do?" is not about the role).
-# A question for a count ("how many backend developers are there?"). With no topic and no
-# content word left, the guides' overview would be quoted, which gives no number. The French
-# "combien de" is masked before topics are matched: "combien" alone asks for pay.
-COUNT = re.compile(r"\b(how many|number of|hoeveel|aantal|combien de|combien d|nombre de)\b")
 ABOUT_ROLE = re.compile(r"^(what (do|does)\b.*\bdo\b|wat (doet|doen)\b|que (fait|font)\b)")
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
@@ -249,7 +249,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         if " " not in key:  # "Lueven" is read as Leuven above; not also an unknown place
             key = correct_typos([key], vocabulary.vocabulary)[0]
         if (key not in NOT_PLACES and key not in vocabulary.vocabulary
-                and not any(key == alias for alias, _ in vocabulary.place_aliases)
+                and key not in vocabulary.place_of_alias
                 and not any(key in form.distinct for form in vocabulary.roles)):
             unknown.append(key)
     unknown_places = tuple(dict.fromkeys(p.title() for p in unknown))
@@ -258,10 +258,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     levels = sorted({level for level, spellings in LEVELS.items()
                      if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
     levels = _level_span(corrected, levels)
-    count = COUNT.search(corrected)
-    topic_text = _phrase_pattern(UNCOVERED_SUBJECTS).sub(" ", corrected)
-    if count and count.group().startswith("combien"):
-        topic_text = COUNT.sub(" ", topic_text)
+    topic_text = COUNT.sub(" ", _phrase_pattern(UNCOVERED_SUBJECTS).sub(" ", corrected))
     topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
                      if _find_phrases(topic_text, triggers)}
                     | ({"about_role"} if roles and ABOUT_ROLE.search(corrected) else set()),
@@ -284,7 +281,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
         uncovered=tuple(dict.fromkeys(p for _, p in _find_phrases(corrected, UNCOVERED_SUBJECTS))),
-        count=bool(count),
+        count=bool(COUNT.search(corrected)),
     )
 
 
