@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import SHIPPED_CORPUS, copy_corpus, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +99,23 @@ def test_chat_keeps_the_conversation(shipped_index):
                      input="What does a junior backend developer earn in Leuven?\nand seniors?\nquit\n")
     assert result.returncode == 0, result.stderr
     assert "€37,080 – €49,440" in result.stdout and "€61,800 – €87,550" in result.stdout
+
+
+EMPTY_GUIDE_EN = "The Recruiting Data Engineers in Ghent guide has no content yet."
+EMPTY_GUIDE_NL = "De gids Recruiting Data Engineers in Ghent heeft nog geen inhoud."
+
+
+@pytest.mark.parametrize("question, said", [
+    ("What do data engineers earn in Ghent?", EMPTY_GUIDE_EN),
+    ("Tell me about data engineers in Ghent", EMPTY_GUIDE_EN),
+    ("Wat verdient een data engineer in Gent?", EMPTY_GUIDE_NL),
+])
+def test_a_guide_with_only_a_title_is_answered_not_crashed(tmp_path, question, said):
+    corpus = copy_corpus(SHIPPED_CORPUS, tmp_path / "corpus")
+    (corpus / "data-engineers-in-ghent.txt").write_text("Recruiting Data Engineers in Ghent\n")
+    env = {"ASSISTANT_INDEX": str(tmp_path / "index"), "ASSISTANT_CORPUS": str(corpus)}
+    assert run_cli("ingest", env=env).returncode == 0
+    result = run_cli("ask", "--json", question, env=env)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["abstained"] is True and answer["answer"] == said

@@ -226,9 +226,11 @@ def salary_part(target: Target, query: Query, evidence: Evidence) -> Part:
 
 
 def _not_covered(guide: Guide, lang: str) -> Part:
-    """"The guide does not cover that", with the sections it does have."""
-    return Part(say("no_section", lang, title=guide.title, sections=_section_list(guide)),
-                grounded=False)
+    """"The guide does not cover that", with the sections it does have (if any)."""
+    sections = _section_list(guide)
+    if not sections:
+        return Part(say("empty_guide", lang, title=guide.title), grounded=False)
+    return Part(say("no_section", lang, title=guide.title, sections=sections), grounded=False)
 
 
 def _section_list(guide: Guide) -> str:

@@ -70,6 +70,11 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "De gids {title} behandelt dat niet. Hij behandelt: {sections}.",
         "fr": "Le guide {title} n'en parle pas. Il couvre : {sections}.",
     },
+    "empty_guide": {
+        "en": "The {title} guide has no content yet.",
+        "nl": "De gids {title} heeft nog geen inhoud.",
+        "fr": "Le guide {title} n'a pas encore de contenu.",
+    },
     "missing_levels": {
         "en": "The {title} guide gives no {levels} salary; it lists {available}.",
         "nl": "De gids {title} geeft geen salaris voor {levels}; hij vermeldt {available}.",

@@ -79,8 +79,10 @@ class ScopedDenseRetriever(BaseRetriever):
                 kept = [(known[cid], vector) for cid, vector in zip(ids, stored, strict=True)
                         if cid in known]
                 nodes = [node for node, _vector in kept]
-                vectors = np.asarray([vector for _node, vector in kept],
-                                     dtype=np.float32).reshape(len(nodes), -1)
+                if not nodes:  # a guide with no sections has no chunks (numpy cannot reshape none)
+                    self._loaded = (np.empty((0, 0), dtype=np.float32), [])
+                    return self._loaded
+                vectors = np.asarray([vector for _node, vector in kept], dtype=np.float32)
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 self._loaded = (vectors / np.where(norms == 0, 1, norms), nodes)
             return self._loaded
