@@ -282,7 +282,7 @@ class Workspace:
         if baseline:
             from .baseline import PlainBaseline
 
-            self.baseline = PlainBaseline(self.client, embedder, self.assistant.store.load_guides(),
+            self.baseline = PlainBaseline(self.client, embedder, self.assistant.catalogue.guides,
                                           top_k=self.settings.retrieve_top_k)
 
     def gold_ids(self, case: Case) -> list[str]:
