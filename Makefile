@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index report bench bench-core bench
+.PHONY: install run test lint index report bench bench-core calibrate chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -31,7 +31,15 @@ run: index
 
 # The eval gate writes its reports under eval/out/ (ignored by git); `make report`
 # refreshes the committed eval/report.md.
-test: install
+# The browser tests drive Debian's chromium (never a downloaded browser); installed here when
+# missing so that `make test` works on a fresh machine, not only in CI.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+test: install chromium
 	$(BIN)/pytest -q
 	$(BIN)/assistant eval --report eval/out/report.md
 
@@ -45,6 +53,11 @@ lint: install
 # Never part of `make test`. BENCH_ARGS="--sizes 10,100 --runs 2" for a quick look.
 # The answer core on the shipped corpus: ingest seconds, warm answer p50/p95 next to the bare
 # query embedding, cold `assistant ask` next to the bare import (about a minute).
+# Refit the evidence weights and the refusal threshold on the dev split (about 2 minutes);
+# writes src/assistant/calibration.json. Never reads the test split.
+calibrate: install
+	$(BIN)/python eval/calibrate.py
+
 bench-core: install
 	$(BIN)/python eval/core_bench.py
 

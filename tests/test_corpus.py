@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunks import MAX_CHUNK_CHARS, guide_nodes
+from assistant.chunks import MAX_CHUNK_CHARS, guide_nodes, section_nodes, unit_nodes
 from assistant.corpus import load_corpus, parse_amount, parse_guide, parse_salary_table
 from assistant.errors import CorpusError
 from conftest import FIXTURE_GUIDES, SHIPPED_CORPUS
@@ -100,7 +100,8 @@ def test_salary_table_per_month_and_skipped_rows():
 
 def test_chunks_are_stable_and_keep_sections():
     seed = guide("backend-developers-in-leuven.txt", SHIPPED_CORPUS)
-    first, second = guide_nodes(seed), guide_nodes(seed)
+    assert [n.node_id for n in guide_nodes(seed)] == [n.node_id for n in guide_nodes(seed)]
+    first, second = section_nodes(seed), section_nodes(seed)
     assert [n.node_id for n in first] == [n.node_id for n in second]
     assert [n.metadata["digest"] for n in first] == [n.metadata["digest"] for n in second]
     assert len(first) == len(SEED_SECTIONS)
@@ -111,12 +112,29 @@ def test_chunks_are_stable_and_keep_sections():
     assert skills.text == "" and skills.metadata["empty"] is True
 
 
+def test_units_are_sentences_items_rows_and_empty_sections():
+    seed = guide("backend-developers-in-leuven.txt", SHIPPED_CORPUS)
+    units = unit_nodes(seed)
+    kinds = {n.metadata["block"] for n in units}
+    assert {"sentence", "item", "list", "row", "table", "path", "empty"} <= kinds
+    senior = next(n for n in units if n.metadata["block"] == "row" and "Senior" in n.text)
+    assert senior.metadata["quote"] == "| Senior | €61,800 – €87,550 |"
+    # Spelled out with its column names, without the guide's own role and place words.
+    assert "Level Senior" in senior.text and "Salary Range" in senior.text
+    reason = next(n for n in units if "cost of living" in n.metadata["quote"])
+    assert reason.metadata["block"] == "sentence" and reason.metadata["quote"].endswith(".")
+    assert "Leuven" not in reason.text and "Backend" not in reason.text
+    assert [n.metadata["section"] for n in units if n.metadata["block"] == "empty"] == [
+        "Key Skills", "Common Tools"]
+    assert len({n.node_id for n in units}) == len(units)
+
+
 def test_long_table_is_split_between_rows(tmp_path):
     rows = "\n".join(f"| Level {i} | €{40 + i},000 – €{50 + i},000 |" for i in range(80))
     (tmp_path / "big.txt").write_text(
         "Recruiting Backend Developers in Namur\nSalary Ranges\n| Level | Salary Range (Gross/Year) |\n"
         f"|---|---|\n{rows}\n", encoding="utf-8")
-    nodes = guide_nodes(parse_guide(tmp_path / "big.txt", tmp_path))
+    nodes = section_nodes(parse_guide(tmp_path / "big.txt", tmp_path))
     assert len(nodes) > 1
     for node in nodes:
         assert len(node.text) <= MAX_CHUNK_CHARS

@@ -64,7 +64,8 @@ def test_changed_and_removed_guides(tmp_path, real_embedder):
     ghent.write_text(ghent.read_text().replace("€58,900 – €82,400", "€59,900 – €83,400"))
     (corpus / "data-scientists-in-brussels.txt").unlink()
     report = ingest(settings, real_embedder)
-    assert report.updated == 1 and report.added == 0
+    # The changed row's section chunk, its row unit and its whole-table unit.
+    assert report.updated == 3 and report.added == 0
     assert report.deleted == brussels_chunks and report.removed_guides == 1
     after = snapshot(settings)
     assert not any(cid.startswith("data-scientists") for cid, _meta in after["chunks"])

@@ -1,21 +1,26 @@
-"""The answer object (DESIGN §2) and how it is composed from routed guides and retrieval.
+"""The answer object (DESIGN §2) and how it is composed from the evidence of routed guides.
 
-Salary and list topics are answered from the facts parsed at ingest, quoting figures and
-items exactly as the guide writes them; other topics quote the guide's own best-matching
-sentences. Every non-abstained answer cites the lines it used, so every number in it can be
-found in a cited `quote`. Refusals say what the guides do cover. No generative model is
-used here; there is nothing that could invent a number.
+An answer is rendered by the kind of its best piece of evidence (`evidence.py`), never by a
+topic read off the question's words:
+- a salary-table row: the table's exact rows, filtered by the levels the question names;
+- a list item or career-path line: the section's list, as the guide writes it;
+- a prose sentence: that sentence and, when it scores almost as well, one more of the same
+  section, whole;
+- an empty section: "the guide lists none", as a refusal citing that section.
+When the evidence does not support the question (its calibrated `support` is under the
+threshold) the answer abstains and names the guide's closest section instead. Every
+non-abstained answer cites the lines it used, so every number in it can be found in a cited
+`quote`. No generative model is used here; there is nothing that could invent a number.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
-from llama_index.core.schema import NodeWithScore
-
 from .catalogue import Catalogue, Gap, Route, Target
-from .corpus import Guide, SalaryRow, Section
+from .chunks import sentences_of
+from .corpus import LIST_TOPICS, Guide, SalaryRow, Section, parse_salary_table
+from .evidence import Ranking
 from .phrases import (
     join_items,
     period_phrase,
@@ -25,10 +30,9 @@ from .phrases import (
     say,
     word,
 )
-from .understand import STRUCTURED_TOPICS, Query
-from .vocab import COUNTRY, level_of_label, words
+from .understand import Query
+from .vocab import COUNTRY, level_of_label
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9“\"'(€])")
 MAX_QUOTE_SENTENCES = 2
 COVERAGE_ROLES, COVERAGE_PLACES = 6, 6
 
@@ -58,32 +62,8 @@ class Answer:
         return asdict(self)
 
 
-@dataclass
-class Evidence:
-    """Retrieval results for one question, looked up by guide and section."""
-
-    results: list[NodeWithScore]
-
-    def score(self, guide: Guide, section: str) -> float:
-        for hit in self.results:
-            meta = hit.node.metadata
-            if meta.get("guide") == guide.key and meta.get("section") == section:
-                return round(float(hit.score or 0.0), 4)
-        return 0.0
-
-    def ranked_sections(self, guide_keys: set[str]) -> list[tuple[str, str, float]]:
-        seen, ranked = set(), []
-        for hit in self.results:
-            meta = hit.node.metadata
-            pair = (meta.get("guide"), meta.get("section"))
-            if pair[0] in guide_keys and pair not in seen:
-                seen.add(pair)
-                ranked.append((pair[0], pair[1], float(hit.score or 0.0)))
-        return ranked
-
-
-def _source(guide: Guide, section: str, quote: str, evidence: Evidence) -> Source:
-    return Source(guide.title, section, guide.file, guide.url, evidence.score(guide, section), quote)
+def _source(guide: Guide, section: str, quote: str, score: float) -> Source:
+    return Source(guide.title, section, guide.file, guide.url, round(float(score), 4), quote)
 
 
 def _place(target: Target, lang: str) -> str:
@@ -169,7 +149,10 @@ def off_topic(query: Query, catalogue: Catalogue) -> Answer:
                        examples=examples(catalogue, query.lang)))
 
 
-# --- one topic for one guide --------------------------------------------------------------
+# --- one guide's evidence, rendered ---------------------------------------------------------
+
+# A second sentence is quoted when it scores at least this share of the best one.
+SECOND_SENTENCE_SHARE = 0.9
 
 
 @dataclass
@@ -179,7 +162,7 @@ class Part:
     text: str
     sources: list[Source] = field(default_factory=list)
     facts: list[dict] = field(default_factory=list)
-    grounded: bool = True  # False: the guide does not say (empty or missing section)
+    grounded: bool = True  # False: the guide does not say (low support, empty section)
 
 
 def _rows_for_levels(rows: list[SalaryRow], levels: tuple[str, ...]) -> tuple[list[SalaryRow], list[str]]:
@@ -194,12 +177,17 @@ LEVEL_LABELS = {"junior": "junior", "mid": "mid-level", "senior": "senior", "lea
                 "principal": "principal/architect"}
 
 
-def salary_part(target: Target, query: Query, evidence: Evidence) -> Part:
+def _section(guide: Guide, heading: str) -> Section | None:
+    return next((s for s in guide.sections if s.heading == heading), None)
+
+
+def salary_part(target: Target, query: Query, section: Section, score: float) -> Part:
     guide, lang = target.guide, query.lang
-    rows = guide.salary_rows()
-    section = next((s.heading for s in guide.sections_on("salary")), "Salary Ranges")
+    rows = [row for block in section.blocks if block.kind == "table"
+            for row in parse_salary_table(block.lines)]
     if not rows:
-        return _not_covered(guide, lang)
+        return _quote_lines(target, query, section, [line for b in section.blocks for line in b.lines
+                                                      if b.kind == "table"][2:], score)
     chosen, missing = _rows_for_levels(rows, query.levels)
     place, role = _place(target, lang), role_phrase(guide.role)
     period = period_phrase(chosen[0].period if chosen else rows[0].period, lang)
@@ -217,123 +205,104 @@ def salary_part(target: Target, query: Query, evidence: Evidence) -> Part:
                    available=join_items([row.level for row in rows], lang))
         text = f"{text} {note}".strip()
     if not chosen:
-        return Part(text, [_source(guide, section, "\n".join(r.row for r in rows), evidence)],
+        return Part(text, [_source(guide, section.heading, "\n".join(r.row for r in rows), score)],
                     grounded=False)
     facts = [f for f in guide.facts() if f["kind"] == "salary"
              and f["level"] in {row.level for row in chosen}]
     quote = "\n".join(row.row for row in chosen)
-    return Part(_prefix(target, lang) + text, [_source(guide, section, quote, evidence)], facts)
+    return Part(_prefix(target, lang) + text, [_source(guide, section.heading, quote, score)], facts)
 
 
-def _not_covered(guide: Guide, lang: str) -> Part:
-    """"The guide does not cover that", with the sections it does have (if any)."""
+def _quote_lines(target: Target, query: Query, section: Section, lines: list[str], score: float) -> Part:
+    guide = target.guide
+    text = " ".join(line.strip() for line in lines)
+    body = say("quote", query.lang, title=guide.title, section=section.heading, text=text)
+    return Part(_prefix(target, query.lang) + body, [_source(guide, section.heading, text, score)])
+
+
+def list_part(target: Target, query: Query, section: Section, score: float) -> Part:
+    guide, lang = target.guide, query.lang
+    items = section.items
+    joined = " → ".join(items) if any("→" in line for b in section.blocks for line in b.lines) \
+        else ", ".join(items)
+    if section.topic in LIST_TOPICS:
+        text = say(section.topic, lang, role=role_phrase(guide.role), place=_place(target, lang),
+                   items=joined)
+    else:  # a list under a heading of the guide's own: say the heading, not a guessed topic
+        text = say("list", lang, title=guide.title, section=section.heading, items=joined)
+    kind = section.topic if section.topic in LIST_TOPICS else "list"
+    facts = [{"kind": kind, "role": guide.role, "city": guide.place, "section": section.heading,
+              "items": items}]
+    return Part(_prefix(target, lang) + text, [_source(guide, section.heading, section.text, score)],
+                facts)
+
+
+def sentence_part(target: Target, query: Query, ranking: Ranking) -> Part:
+    best = ranking.best
+    assert best is not None
+    guide = target.guide
+    section = _section(guide, best.section)
+    same = [u for u in ranking.units[1:4] if u.section == best.section and u.block == "sentence"
+            and u.score >= SECOND_SENTENCE_SHARE * best.score]
+    chosen = sorted([best, *same[:1]], key=lambda u: u.meta["position"])
+    text = " ".join(u.meta["quote"] for u in chosen)
+    body = say("quote", query.lang, title=guide.title, section=best.section, text=text)
+    heading = section.heading if section else best.section
+    return Part(_prefix(target, query.lang) + body, [_source(guide, heading, text, best.score)])
+
+
+def _not_covered(guide: Guide, lang: str, closest: str | None = None) -> Part:
+    """"The guide does not cover that", with its closest section and what it does have."""
     sections = _section_list(guide)
     if not sections:
         return Part(say("empty_guide", lang, title=guide.title), grounded=False)
+    if closest:
+        return Part(say("no_section_closest", lang, title=guide.title, closest=closest,
+                        sections=sections), grounded=False)
     return Part(say("no_section", lang, title=guide.title, sections=sections), grounded=False)
 
 
 def _section_list(guide: Guide) -> str:
-    return ", ".join(s.heading for s in guide.sections if not s.is_empty and s.topic != "general")
+    # Boilerplate (the jobs link, the title's intro) is not something the guide "covers".
+    return ", ".join(s.heading for s in guide.sections if not s.is_empty
+                     and s.heading != "Introduction" and s.topic != "jobs")
 
 
-def list_part(target: Target, topic: str, query: Query, evidence: Evidence) -> Part:
+def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: float) -> Part:
+    """Render one guide's best evidence, or say the guide does not cover the question."""
     guide, lang = target.guide, query.lang
-    sections = guide.sections_on(topic)
-    if not sections:
+    best = ranking.best
+    if best is None:
         return _not_covered(guide, lang)
-    section = sections[0]
-    items = guide.list_items(topic)
-    if not items:
-        empty = section if section.is_empty else None
-        sources = [_source(guide, section.heading, section.text, evidence)] if empty else []
+    section = _section(guide, best.section)
+    if ranking.support < threshold or section is None:
+        return _not_covered(guide, lang, closest=best.section)
+    if best.block == "empty":
         return Part(say("empty_section", lang, title=guide.title, section=section.heading),
-                    sources, grounded=False)
-    joined = " → ".join(items) if topic == "career" else ", ".join(items)
-    text = say(topic, lang, role=role_phrase(guide.role), place=_place(target, lang), items=joined)
-    facts = [f for f in guide.facts() if f["kind"] == topic]
-    quote = "\n".join(section.text for section in sections)
-    return Part(_prefix(target, lang) + text, [_source(guide, section.heading, quote, evidence)], facts)
+                    [_source(guide, section.heading, "", best.score)], grounded=False)
+    if best.block in ("row", "table"):
+        return salary_part(target, query, section, best.score)
+    if best.block in ("item", "list", "path"):
+        return list_part(target, query, section, best.score)
+    return sentence_part(target, query, ranking)
 
 
-def sentences(section: Section) -> list[str]:
-    out = []
-    for block in section.blocks:
-        if block.kind == "paragraph":
-            for line in block.lines:
-                out.extend(s.strip() for s in SENTENCE_END.split(line) if s.strip())
-        else:
-            out.extend(block.lines)
-    return out
-
-
-def _stem(token: str) -> str:
-    return token[:5] if len(token) > 5 else token
-
-
-def overlap(terms: tuple[str, ...], sentence: str) -> int:
-    stems = {_stem(w) for w in words(sentence)}
-    return sum(_stem(term) in stems for term in terms)
-
-
-def _is_prose(line: str) -> bool:
-    return not line.lstrip().startswith(("-", "•", "*", "|"))
-
-
-def quote_part(target: Target, sections: list[Section], query: Query, evidence: Evidence,
-               need_terms: bool) -> Part:
-    """Quote up to two sentences of `sections`; with `need_terms`, only sentences that share
-    at least half of the question's content words (else the guide doesn't say)."""
-    guide, lang = target.guide, query.lang
-    candidates = [(section, i, s) for section in sections for i, s in enumerate(sentences(section))]
-    if not candidates:
-        section = sections[0] if sections else None
-        if section is not None and section.is_empty:
-            return Part(say("empty_section", lang, title=guide.title, section=section.heading),
-                        [_source(guide, section.heading, "", evidence)], grounded=False)
-        return _not_covered(guide, lang)
-    terms = query.terms
-    scored = [(overlap(terms, s), -n, section, s) for n, (section, _i, s) in enumerate(candidates)]
-    if need_terms:
-        needed = max(1, (len(terms) + 1) // 2)
-        scored = [entry for entry in scored if entry[0] >= needed]
-        if not terms or not scored:
-            return _not_covered(guide, lang)
-    # On equal overlap a sentence of prose beats a bare list item or table row: "what does
-    # imec do?" wants the sentence about imec, not the "- imec" line of a list.
-    best = sorted(scored, key=lambda e: (e[0], _is_prose(e[3]), e[1]), reverse=True)[:MAX_QUOTE_SENTENCES]
-    best.sort(key=lambda e: -e[1])  # back in the guide's order
-    section = best[0][2]
-    text = " ".join(entry[3] for entry in best if entry[2] is section)
-    body = say("quote", lang, title=guide.title, section=section.heading, text=text)
-    return Part(_prefix(target, lang) + body, [_source(guide, section.heading, text, evidence)])
-
-
-def topic_part(target: Target, topic: str, query: Query, evidence: Evidence) -> Part:
-    if topic == "salary":
-        return salary_part(target, query, evidence)
-    if topic in STRUCTURED_TOPICS:
-        return list_part(target, topic, query, evidence)
-    return quote_part(target, target.guide.sections_on(topic), query, evidence, need_terms=False)
-
-
-def general_part(target: Target, query: Query, evidence: Evidence) -> Part:
-    """No topic recognised: quote what retrieval ranks best, if it shares the question's words."""
+def overview_part(target: Target, query: Query) -> Part:
+    """A question that names a guide and nothing else to look up: its opening sentences."""
     guide = target.guide
-    # A subject no guide covers, or "how many X are there?" with nothing else to look up
-    # (the overview has no count): say so rather than quote something near it.
-    if query.uncovered or (query.count and not query.terms):
+    prose = [s for s in guide.sections if any(b.kind == "paragraph" for b in s.blocks)
+             and s.heading != "Introduction"]
+    if not prose:
         return _not_covered(guide, query.lang)
-    ranked = [name for key, name, _score in evidence.ranked_sections({guide.key})]
-    by_name = {section.heading: section for section in guide.sections}
-    sections = [by_name[name] for name in ranked if name in by_name and by_name[name].topic != "jobs"]
-    if not query.terms:
-        overview = [s for s in guide.sections if s.topic in ("general", "scene", "about_role")]
-        return quote_part(target, overview[:1], query, evidence, need_terms=False)
-    return quote_part(target, sections or guide.sections, query, evidence, need_terms=True)
+    section = prose[0]
+    first = next(b for b in section.blocks if b.kind == "paragraph").lines[0]
+    lines = sentences_of(first)[:MAX_QUOTE_SENTENCES]
+    return _quote_lines(target, query, section, lines, 0.0)
 
 
-def compose(query: Query, route: Route, catalogue: Catalogue, evidence: Evidence) -> Answer:
+def compose(query: Query, route: Route, catalogue: Catalogue, rankings: dict[str, Ranking],
+            threshold: float) -> Answer:
+    """The answer for `query` from each routed guide's ranked evidence."""
     lang = query.lang
     gap_text = " ".join(gap_sentence(gap, catalogue, lang) for gap in route.gaps)
     if not route.targets:
@@ -341,19 +310,36 @@ def compose(query: Query, route: Route, catalogue: Catalogue, evidence: Evidence
         return refusal(gap_text or say("off_topic", lang, coverage=coverage(catalogue, lang),
                                        examples=examples(catalogue, lang)), kind)
     targets = route.targets
-    topics = query.main_topics
-    if len({t.guide.role for t in targets}) > 1 and not query.roles and not _same_answer(targets, topics):
-        roles = tuple(dict.fromkeys(t.guide.role for t in targets))
-        gap = Gap("choose_role", place=targets[0].asked_place, options=roles)
-        return refusal(gap_sentence(gap, catalogue, lang), "clarify")
-    if not query.roles:
-        targets = targets[:1] if _same_answer(targets, topics) else targets
-    parts: list[Part] = []
-    for target in targets:
-        if topics:
-            parts.extend(topic_part(target, topic, query, evidence) for topic in topics)
+    about_country = any(t.about_country for t in targets)
+    if about_country:
+        # What the role's city guides say about the whole country: the best-supported one.
+        best = max(targets, key=lambda t: rankings[t.guide.key].support)
+        part = evidence_part(best, query, rankings[best.guide.key], threshold)
+        if part.grounded:
+            part.text = say("about_country", lang, title=best.guide.title,
+                            country=place_name(COUNTRY, lang)) + part.text
         else:
-            parts.append(general_part(target, query, evidence))
+            part = Part(say("no_country_guide", lang, role=role_phrase(best.guide.role) if query.roles
+                            else word("tech", lang), country=place_name(COUNTRY, lang),
+                            coverage=coverage(catalogue, lang, role=query.roles[0] if query.roles else None)),
+                        grounded=False)
+        parts = [part]
+    elif not query.has_subject:
+        parts = [overview_part(target, query) for target in targets[:1]] if len(targets) == 1 else []
+        if not parts:
+            roles = tuple(dict.fromkeys(t.guide.role for t in targets))
+            gap = Gap("choose_role", place=targets[0].asked_place, options=roles)
+            return refusal(gap_sentence(gap, catalogue, lang), "clarify")
+    else:
+        parts = [evidence_part(t, query, rankings[t.guide.key], threshold) for t in targets]
+        if len(targets) > 1 and not query.roles and not query.compare:
+            # Several roles' guides for one place and no role named: one answer serves only
+            # when they say the same thing.
+            if len({part.text.replace(t.guide.role, "") for part, t in zip(parts, targets, strict=True)}) > 1:
+                roles = tuple(dict.fromkeys(t.guide.role for t in targets))
+                gap = Gap("choose_role", place=targets[0].asked_place, options=roles)
+                return refusal(gap_sentence(gap, catalogue, lang), "clarify")
+            parts = parts[:1]
     grounded = [part for part in parts if part.grounded]
     text = " ".join(part.text for part in parts if part.text)
     if gap_text:
@@ -363,11 +349,3 @@ def compose(query: Query, route: Route, catalogue: Catalogue, evidence: Evidence
         return refusal(text, sources=sources)
     return Answer(text, abstained=False, sources=sources,
                   facts=[fact for part in grounded for fact in part.facts])
-
-
-def _same_answer(targets: list[Target], topics: tuple[str, ...]) -> bool:
-    """Several guides for one place, no role named: one answer serves if their lists agree."""
-    if not topics or any(topic not in ("employers", "hubs", "universities") for topic in topics):
-        return len(targets) == 1
-    return all(len({tuple(t.guide.list_items(topic)) for t in targets}) == 1 for topic in topics)
-

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .chunks import guide_nodes
+from .chunks import section_nodes
 from .corpus import Guide
 
 COLLECTION = "eval_baseline_chunks"
@@ -30,7 +30,7 @@ class PlainBaseline:
         collection = client.get_or_create_collection(COLLECTION, embedding_function=None,
                                                      metadata={"hnsw:space": "cosine"})
         store = ChromaVectorStore(chroma_collection=collection)
-        nodes = [node for guide in guides for node in guide_nodes(guide)]
+        nodes = [node for guide in guides for node in section_nodes(guide)]
         self.index = VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(
             vector_store=store), embed_model=embedder)
         # The same depth as the engine's retrieval, so MRR compares like with like.

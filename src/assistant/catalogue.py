@@ -20,6 +20,8 @@ class Target:
     guide: Guide
     asked_place: str | None  # the place the question named, if any
     fallback: bool = False  # the country-wide guide stands in for a city without one
+    # No country-wide guide: what this city guide says about the whole country is asked.
+    about_country: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Catalogue:
         country = self._country_guide(role) if place != COUNTRY else None
         if country:
             return [Target(country, place, fallback=True)]
+        if place == COUNTRY and self.find(None, role):
+            return [Target(guide, place, about_country=True) for guide in self.find(None, role)]
         if role and self.find(place, None):
             return Gap("role_in_place", place=place, role=role,
                        options=tuple(g.role for g in self.find(place, None)))

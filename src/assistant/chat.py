@@ -1,7 +1,7 @@
 """`Assistant`: one question (with its conversation) in, one `Answer` out.
 
 Wires the steps together: validate the input, understand the question in context, route it
-to guides, retrieve within them, compose the answer, time it. Every interface (CLI, batch,
+to guides, rank each guide's evidence, compose the answer, time it. Every interface (CLI, batch,
 HTTP API, chat page, eval) calls `Assistant.ask`. The embedder and the Chroma client are
 constructor arguments with real defaults: the seam tests use.
 """
@@ -12,13 +12,15 @@ import time
 import unicodedata
 from typing import Any
 
-from .answer import Answer, Evidence, compose, off_topic, smalltalk
+from .answer import Answer, compose, off_topic, smalltalk
 from .catalogue import Catalogue, Route, Target
 from .errors import InputError, NoIndexError, QuestionTooLong
+from .evidence import Calibration, Ranking, TermWeights, default_calibration, mentions, rank_units
 from .index import Store, server_errors
 from .retrieve import HybridRetriever
 from .settings import Settings
 from .understand import Query, understand, vocabulary_for
+from .vocab import COUNTRY_ALIASES, words
 
 
 def validate_question(question: Any, settings: Settings) -> str:
@@ -52,53 +54,70 @@ def validate_history(history: Any, settings: Settings) -> list[dict]:
 
 
 class Assistant:
-    def __init__(self, settings: Settings, embedder: Any = None, client: Any = None) -> None:
+    def __init__(self, settings: Settings, embedder: Any = None, client: Any = None,
+                 calibration: Calibration | None = None) -> None:
         if embedder is None:
             from .embeddings import default_embedder
 
             embedder = default_embedder(settings)
         self.settings = settings
+        self.calibration = calibration or default_calibration()
         self.store = Store(settings, client=client)
         guides = self.store.load_guides()
         if not guides:
             raise NoIndexError("the index is empty: run `assistant ingest` first")
         self.catalogue = Catalogue(guides)
-        self.vocabulary = vocabulary_for(tuple(self.catalogue.roles))
         self.retriever = HybridRetriever(self.store, embedder, guides,
                                          settings.retrieve_top_k)
+        unit_texts = [node.text for guide in guides for node in self.retriever.unit_nodes(guide.key)]
+        self.term_weights = TermWeights(unit_texts)
+        corpus_words = frozenset(w for text in unit_texts for w in words(text))
+        self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),
+                                         tuple(g.city for g in guides if g.city), corpus_words)
 
     def understand(self, question: str, history: list[dict] | None = None) -> Query:
         return understand(question, history or [], self.vocabulary)
 
     def ask(self, question: Any, history: Any = None) -> Answer:
+        return self.explain(question, history)[0]
+
+    def explain(self, question: Any, history: Any = None) -> tuple[Answer, dict[str, Ranking]]:
+        """The answer, and each routed guide's ranked evidence behind it (for the eval)."""
         started = time.perf_counter()
         text = validate_question(question, self.settings)
         turns = validate_history(history, self.settings)
         query = self.understand(text, turns)
         with server_errors(self.settings):
-            answer = self._answer(query)
+            answer, rankings = self._answer(query)
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        return answer
+        return answer, rankings
 
-    def _answer(self, query: Query) -> Answer:
+    def rank(self, query: Query, target: Target, embedding: list[float]) -> Ranking:
+        units, dense, keyword = self.retriever.unit_scores(target.guide.key, query.search_text, embedding)
+        if target.about_country:  # only what the guide says about the country as a whole
+            units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
+        headings = self.retriever.heading_scores(target.guide.key, embedding)
+        return rank_units(units, dense, keyword, query.terms, query.levels, self.term_weights,
+                          self.calibration, headings)
+
+    def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         if query.smalltalk:
-            return smalltalk(query, self.catalogue)
+            return smalltalk(query, self.catalogue), {}
         if not query.has_slots and not query.terms:
-            return off_topic(query, self.catalogue)
-        # Searched with the topic and content words, not the raw question (see Query.search_text).
+            return off_topic(query, self.catalogue), {}
         embedding = self.retriever.embed(query.search_text)
-        if query.has_slots:
+        if query.has_slots and (query.places or query.roles or query.unknown_places
+                                or query.unknown_roles):
             route = self.catalogue.route(query)
         else:
-            # Nothing named: let retrieval pick the guide, and quote it only if it matches.
+            # Nothing named: let retrieval pick the guide, and answer only if it supports it.
             results = self.retriever.retrieve(query.search_text, embedding=embedding, top_k=3)
             if not results:
-                return off_topic(query, self.catalogue)
+                return off_topic(query, self.catalogue), {}
             best = self.catalogue.by_key[results[0].node.metadata["guide"]]
             route = Route(targets=[Target(best, None)])
-        keys = list(dict.fromkeys(target.guide.key for target in route.targets))
-        results = self.retriever.retrieve(query.search_text, keys, embedding=embedding) if keys else []
-        answer = compose(query, route, self.catalogue, Evidence(results))
+        rankings = {t.guide.key: self.rank(query, t, embedding) for t in route.targets}
+        answer = compose(query, route, self.catalogue, rankings, self.calibration.threshold)
         if answer.abstained and not query.has_slots:
-            return off_topic(query, self.catalogue)
-        return answer
+            return off_topic(query, self.catalogue), rankings
+        return answer, rankings

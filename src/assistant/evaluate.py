@@ -24,7 +24,6 @@ checks the gates; it never changes the engine's behaviour.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -32,7 +31,7 @@ import statistics
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from .settings import Settings
 from .vocab import normalize
 
 CASE_FIELDS = {"id", "category", "turns", "expected_facts", "forbidden_facts",
-               "expected_abstention", "gold_guide", "gold_section", "lang", "note"}
+               "expected_abstention", "gold_guide", "gold_section", "lang", "note", "fact"}
 REQUIRED_FIELDS = ("id", "category", "turns", "expected_abstention")
 DEFAULT_GATES = {"recall": 0.95, "abstention_accuracy": 1.0, "groundedness": 1.0,
                  "hit_at_3": 0.95, "forbidden_cases": 0, "language": 1.0}
@@ -120,7 +119,12 @@ class Case:
     gold_section: str | None = None
     lang: str | None = None
     note: str | None = None
+    fact: str | None = None  # "<guide>#<section>": every phrasing of a fact is in one split
     set: str = ""
+
+    @property
+    def split(self) -> str:
+        return self.set.split("/")[0] if "/" in self.set else ""
 
 
 def _case(data: Any, where: str, set_name: str) -> Case:
@@ -150,7 +154,7 @@ def _case(data: Any, where: str, set_name: str) -> Case:
     return Case(**{k: v for k, v in data.items() if k in CASE_FIELDS}, set=set_name)
 
 
-def load_set(path: Path) -> list[Case]:
+def load_set(path: Path, set_name: str = "") -> list[Case]:
     cases: list[Case] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -164,36 +168,63 @@ def load_set(path: Path) -> list[Case]:
             data = json.loads(line)
         except json.JSONDecodeError as error:
             raise InputError(f"{where}: not valid JSON ({error.msg})") from None
-        cases.append(_case(data, where, path.stem))
+        cases.append(_case(data, where, set_name or path.stem))
     return cases
 
 
 def load_sets(sets_dir: Path, only: Iterable[str] = ()) -> dict[str, list[Case]]:
     if not sets_dir.is_dir():
         raise InputError(f"eval sets folder {sets_dir} does not exist")
-    paths = sorted(sets_dir.glob("*.jsonl"))
+    # A set's name is its path below the folder without ".jsonl": "test/paraphrase"; the
+    # first part is its split. `only` takes full names, bare names or a split.
+    named = {path.relative_to(sets_dir).with_suffix("").as_posix(): path
+             for path in sorted(sets_dir.rglob("*.jsonl"))}
     wanted = set(only)
     if wanted:
-        unknown = wanted - {p.stem for p in paths}
+        def chosen(name: str) -> bool:
+            return name in wanted or name.split("/")[-1] in wanted or name.split("/")[0] in wanted
+        unknown = {w for w in wanted if not any(
+            w in (n, n.split("/")[-1], n.split("/")[0]) for n in named)}
         if unknown:
             raise InputError(f"no eval set named {', '.join(sorted(unknown))} in {sets_dir}")
-        paths = [p for p in paths if p.stem in wanted]
-    if not paths:
+        named = {n: p for n, p in named.items() if chosen(n)}
+    if not named:
         raise InputError(f"{sets_dir} holds no .jsonl eval sets")
-    sets = {path.stem: load_set(path) for path in paths}
+    sets = {name: load_set(path, name) for name, path in named.items()}
     seen: dict[str, str] = {}
     for name, cases in sets.items():
         for case in cases:
             if case.id in seen:
                 raise InputError(f"case id {case.id!r} is in both {seen[case.id]} and {name}")
             seen[case.id] = name
+    _check_splits(sets)
     return sets
+
+
+def _check_splits(sets: dict[str, list[Case]]) -> None:
+    """Every phrasing of a fact is in one split: a fact in both would leak test into dev."""
+    split_of: dict[str, str] = {}
+    for cases in sets.values():
+        for case in cases:
+            if case.fact and case.split:
+                other = split_of.setdefault(case.fact, case.split)
+                if other != case.split:
+                    raise InputError(f"fact {case.fact!r} is in both the {other} and the "
+                                     f"{case.split} split (case {case.id})")
 
 
 @dataclass
 class EvalConfig:
     gates: dict[str, float]
-    corpora: dict[str, Path]  # set name -> corpus folder; other sets use settings.corpus
+    # set name -> corpus folders (indexed together); other sets use settings.corpus
+    corpora: dict[str, tuple[Path, ...]]
+    gated_splits: tuple[str, ...] = ("test",)  # sets in other splits are reported, not gated
+
+    def corpus_of(self, set_name: str, default: Path) -> tuple[Path, ...]:
+        return self.corpora.get(set_name) or self.corpora.get(set_name.split("/")[-1]) or (default,)
+
+    def gated(self, set_name: str) -> bool:
+        return "/" not in set_name or set_name.split("/")[0] in self.gated_splits
 
 
 def load_config(path: Path) -> EvalConfig:
@@ -209,8 +240,10 @@ def load_config(path: Path) -> EvalConfig:
         raise InputError(f"gates file {path}: unknown gate(s) {', '.join(unknown)}")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in gates.values()):
         raise InputError(f"gates file {path}: gate values must be numbers")
-    corpora = {name: Path(folder) for name, folder in data.get("corpora", {}).items()}
-    return EvalConfig({**DEFAULT_GATES, **gates}, corpora)
+    corpora = {name: tuple(Path(f) for f in ([folder] if isinstance(folder, str) else folder))
+               for name, folder in data.get("corpora", {}).items()}
+    gated = tuple(data.get("gated_splits", ["test"]))
+    return EvalConfig({**DEFAULT_GATES, **gates}, corpora, gated)
 
 
 # --- running ------------------------------------------------------------------------------
@@ -265,10 +298,18 @@ class CaseResult:
 class Workspace:
     """One corpus ingested into a temp Chroma, with the engine and the baseline on it."""
 
-    def __init__(self, settings: Settings, corpus: Path, embedder: Any, root: Path,
+    def __init__(self, settings: Settings, corpus: Path | tuple[Path, ...], embedder: Any, root: Path,
                  baseline: bool = True) -> None:
         from .chat import Assistant
         from .index import chroma_client, ingest
+
+        if isinstance(corpus, tuple):  # several folders are indexed as one corpus
+            folders, corpus = corpus, root.parent / f"{root.name}-corpus"
+            corpus.mkdir(parents=True, exist_ok=True)
+            for folder in folders:
+                for path in sorted(folder.iterdir()):
+                    if path.is_file() and not (corpus / path.name).exists():
+                        shutil.copy(path, corpus / path.name)
 
         # Always embedded and private: the eval never touches a configured index or server.
         self.settings = settings.model_copy(update={
@@ -292,6 +333,7 @@ class Workspace:
         if guide is None:
             raise InputError(f"case {case.id}: gold guide {case.gold_guide!r} is not in "
                              f"{self.settings.corpus}")
+        # The section's chunks and its units: the engine ranks units, the baseline chunks.
         ids = [n.node_id for n in guide_nodes(guide) if n.metadata["section"] == case.gold_section]
         if not ids:
             raise InputError(f"case {case.id}: {case.gold_guide} has no section "
@@ -326,26 +368,19 @@ def retrieval_scores(fetch, query: str, expected_ids: list[str]) -> tuple[float,
             mrr.evaluate(query, expected_ids).metric_vals_dict["mrr"])
 
 
-@contextlib.contextmanager
-def recorded_retrieval(retriever: Any) -> Iterator[list[list]]:
-    """Record the results of every `retriever.retrieve` call made inside the block."""
-    calls: list[list] = []
-    original = retriever.retrieve
-    own = vars(retriever).get("retrieve")  # an instance-level override to put back
+def ranked_sections(rankings: dict) -> list:
+    """One node per (guide, section), in the order of its best unit's score."""
+    from llama_index.core.schema import NodeWithScore
 
-    def recording(*args: Any, **kwargs: Any) -> list:
-        results = original(*args, **kwargs)
-        calls.append(results)
-        return results
-
-    retriever.retrieve = recording
-    try:
-        yield calls
-    finally:
-        if own is None:
-            del retriever.retrieve  # the class's method shows again
-        else:
-            retriever.retrieve = own
+    units = sorted((u for ranking in rankings.values() for u in ranking.units),
+                   key=lambda u: -u.score)
+    seen, out = set(), []
+    for unit in units:
+        key = (unit.guide, unit.section)
+        if key not in seen:
+            seen.add(key)
+            out.append(NodeWithScore(node=unit.node, score=unit.score))
+    return out
 
 
 def run_case(case: Case, workspace: Workspace) -> CaseResult:
@@ -355,15 +390,15 @@ def run_case(case: Case, workspace: Workspace) -> CaseResult:
         earlier = assistant.ask(turn, history).answer
         history += [{"role": "user", "content": turn}, {"role": "assistant", "content": earlier}]
     question = case.turns[-1]
-    with recorded_retrieval(assistant.retriever) as calls:
-        answer = assistant.ask(question, history).to_dict()
+    answered, rankings = assistant.explain(question, history)
+    answer = answered.to_dict()
     text = answer["answer"]
     hit = mrr = None
     gold = workspace.gold_ids(case) if case.gold_guide else None
     if gold:
-        # What the engine really retrieved for the final turn: its last retrieval call is
-        # the one within the routed guides (the first, when there are two, picks a guide).
-        nodes = calls[-1] if calls else []
+        # What the engine ranked for the final turn within the guides it routed to: the
+        # best unit of each section, best section first.
+        nodes = ranked_sections(rankings)
         hit, mrr = retrieval_scores(lambda _q: nodes, question, gold)
     result = CaseResult(
         id=case.id, set=case.set, category=case.category, turns=case.turns, answer=text,
@@ -480,10 +515,13 @@ class GateFailure:
                 f"failing cases: {', '.join(self.cases) or '-'}")
 
 
-def check_gates(results: list[CaseResult], gates: dict[str, float]) -> list[GateFailure]:
-    """The gates each set misses, with the cases that pulled it under."""
+def check_gates(results: list[CaseResult], gates: dict[str, float],
+                gated=lambda set_name: True) -> list[GateFailure]:
+    """The gates each gated set misses, with the cases that pulled it under."""
     failures = []
     for set_name in dict.fromkeys(r.set for r in results):
+        if not gated(set_name):
+            continue
         rows = [r for r in results if r.set == set_name]
         values = metrics(rows)
         for gate, threshold in gates.items():
@@ -594,18 +632,20 @@ def evaluate(settings: Settings, sets_dir: Path, gates_path: Path, report_md: Pa
         from .embeddings import default_embedder
 
         embedder = default_embedder(settings)
-    by_corpus: dict[Path, list[str]] = {}
+    by_corpus: dict[tuple[Path, ...], list[str]] = {}
     for name in sets:
-        by_corpus.setdefault(config.corpora.get(name, settings.corpus), []).append(name)
-    for corpus in by_corpus:
-        if not corpus.is_dir():
-            raise InputError(f"eval corpus folder {corpus} does not exist")
+        by_corpus.setdefault(config.corpus_of(name, settings.corpus), []).append(name)
+    for folders in by_corpus:
+        for corpus in folders:
+            if not corpus.is_dir():
+                raise InputError(f"eval corpus folder {corpus} does not exist")
     started = time.perf_counter()
     results: list[CaseResult] = []
     root = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
     try:
         for number, (corpus, names) in enumerate(by_corpus.items()):
-            workspace = Workspace(settings, corpus, embedder, root / f"index-{number}", baseline)
+            workspace = Workspace(settings, corpus if len(corpus) > 1 else corpus[0], embedder,
+                                  root / f"index-{number}", baseline)
             for name in names:
                 for case in sets[name]:
                     results.append(run_case(case, workspace))
@@ -613,8 +653,9 @@ def evaluate(settings: Settings, sets_dir: Path, gates_path: Path, report_md: Pa
                         progress(1)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    failures = check_gates(results, config.gates)
-    corpora = {name: str(corpus) for corpus, names in by_corpus.items() for name in names}
+    failures = check_gates(results, config.gates, config.gated)
+    corpora = {name: " + ".join(str(c) for c in corpus) for corpus, names in by_corpus.items()
+               for name in names}
     model = getattr(embedder, "model_name", "the packaged model")
     markdown = render_markdown(results, failures, config.gates, corpora, model)
     report = {

@@ -41,7 +41,7 @@ from .errors import CorpusError, IndexUnavailableError, IngestLockedError, NoInd
 from .settings import Settings
 
 # Bump when parsing or chunking changes what a guide's chunks are: every guide re-ingests.
-INDEX_FORMAT = "4"
+INDEX_FORMAT = "7"
 # Embedding batches span guides so the model sees full batches on a large corpus; a group is
 # embedded in one call (sentence-transformers sorts it by length, so bigger groups pad less:
 # 2048 measured ~8 % faster than 512) and written at once.

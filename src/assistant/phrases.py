@@ -50,6 +50,32 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "Typisch loopbaanpad voor {role} in {place}: {items}.",
         "fr": "Parcours de carrière typique des {role} à {place} : {items}.",
     },
+    "list": {
+        "en": "{title} › {section}: {items}.",
+        "nl": "Volgens {title} › {section}: {items}.",
+        "fr": "Selon {title} › {section} : {items}.",
+    },
+    "about_country": {
+        "en": "There is no {country}-wide guide for that; the {title} guide says: ",
+        "nl": "Er is geen gids voor heel {country}; de gids {title} zegt: ",
+        "fr": "Il n'y a pas de guide pour toute la {country} ; le guide {title} dit : ",
+    },
+    "no_country_guide": {
+        "en": "There is no {country}-wide guide for {role}, and the city guides say nothing "
+              "about that for the whole country. The guides cover {coverage}.",
+        "nl": "Er is geen gids voor {role} in heel {country}, en de stadsgidsen zeggen daar niets "
+              "over voor het hele land. De gidsen behandelen {coverage}.",
+        "fr": "Il n'y a pas de guide {role} pour toute la {country}, et les guides des villes "
+              "n'en disent rien pour tout le pays. Les guides couvrent {coverage}.",
+    },
+    "no_section_closest": {
+        "en": "The {title} guide does not say. The closest it has is its “{closest}” section. "
+              "It covers: {sections}.",
+        "nl": "De gids {title} zegt daar niets over. Het dichtst in de buurt komt de sectie "
+              "“{closest}”. Hij behandelt: {sections}.",
+        "fr": "Le guide {title} n'en dit rien. Le plus proche est sa section « {closest} ». "
+              "Il couvre : {sections}.",
+    },
     "quote": {
         "en": "{title} › {section}: “{text}”",
         "nl": "Volgens {title} › {section}: “{text}”",
@@ -158,6 +184,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "fr": "Quelles universités y a-t-il à {place} ?",
     },
     "and": {"en": "and", "nl": "en", "fr": "et"},
+    "tech": {"en": "tech roles", "nl": "tech-profielen", "fr": "les profils tech"},
     "in": {"en": "in", "nl": "in", "fr": "à"},
     "more": {"en": "and more", "nl": "en meer", "fr": "et d'autres"},
     "belgium_wide": {"en": "Belgium-wide", "nl": "heel België", "fr": "toute la Belgique"},

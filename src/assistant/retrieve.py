@@ -1,4 +1,9 @@
-"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, within chosen guides.
+"""Hybrid retrieval: dense (Chroma) + BM25 within chosen guides, at two grains.
+
+Sections are fused by reciprocal rank (picking a guide when a question names none, and the
+eval's hit@3). Units (sentences, items, rows) get each retriever's own score, which
+`evidence.py` combines with its other signals: rank fusion would throw the magnitudes away,
+and the magnitudes are what a refusal is calibrated on.
 
 Built from llama-index parts: a dense retriever, a `BM25Retriever` over the same guides'
 chunks (rebuilt from the parsed guides), and a `QueryFusionRetriever` with `num_queries=1`
@@ -40,7 +45,7 @@ from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
 
-from .chunks import guide_nodes
+from .chunks import guide_nodes, guide_words, strip_words
 from .corpus import Guide
 
 # bm25s logs a warning for every scope smaller than top_k; the scope size is known here.
@@ -122,24 +127,78 @@ class HybridRetriever:
         self._llm = MockLLM()
         self._bm25: OrderedDict[tuple[str, ...], BM25Retriever | None] = OrderedDict()
         self._fusion: OrderedDict[tuple[tuple[str, ...], int], QueryFusionRetriever] = OrderedDict()
-        self._nodes: dict[str, list[TextNode]] = {}
-        self._by_id: dict[str, dict[str, TextNode]] = {}
+        self._nodes: dict[tuple[str, str], list[TextNode]] = {}
+        self._by_id: dict[tuple[str, str], dict[str, TextNode]] = {}
+        self._headings: dict[str, dict[str, np.ndarray]] = {}
+        self._units: OrderedDict[str, tuple[ScopedDenseRetriever, BM25Retriever | None]] = OrderedDict()
         self._all_by_id: dict[str, TextNode] | None = None
 
     def embed(self, text: str) -> list[float]:
         return self.embedder.get_query_embedding(text)
 
-    def _guide_nodes(self, key: str) -> list[TextNode]:
-        nodes = self._nodes.get(key)
+    def _guide_nodes(self, key: str, grain: str = "section") -> list[TextNode]:
+        nodes = self._nodes.get((key, grain))
         if nodes is None:
-            nodes = self._nodes[key] = guide_nodes(self.guides[key])
+            nodes = self._nodes[(key, grain)] = [
+                node for node in guide_nodes(self.guides[key]) if node.metadata["grain"] == grain]
         return nodes
 
-    def _nodes_by_id(self, key: str) -> dict[str, TextNode]:
-        found = self._by_id.get(key)
+    def unit_nodes(self, key: str) -> list[TextNode]:
+        return self._guide_nodes(key, "unit")
+
+    def _nodes_by_id(self, key: str, grain: str = "section") -> dict[str, TextNode]:
+        found = self._by_id.get((key, grain))
         if found is None:
-            found = self._by_id[key] = {node.node_id: node for node in self._guide_nodes(key)}
+            found = self._by_id[(key, grain)] = {node.node_id: node
+                                                 for node in self._guide_nodes(key, grain)}
         return found
+
+    def _unit_retrievers(self, key: str) -> tuple[ScopedDenseRetriever, BM25Retriever | None]:
+        found = self._units.get(key)
+        if found is None:
+            nodes = self.unit_nodes(key)
+            dense = ScopedDenseRetriever(self.store.chunk_vectors, (key,), len(nodes),
+                                         lambda k: self._nodes_by_id(k, "unit"))
+            bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=len(nodes),
+                                               language="english") if nodes else None
+            found = self._units[key] = (dense, bm25)
+            if len(self._units) > BM25_CACHE_SCOPES:
+                self._units.pop(next(iter(self._units)))
+        return found
+
+    def heading_vectors(self, key: str) -> dict[str, np.ndarray]:
+        """Each section heading of a guide, embedded (without the guide's role and place
+        words), once per process: the heading is a signal of what a section answers."""
+        found = self._headings.get(key)
+        if found is None:
+            guide = self.guides[key]
+            drop = guide_words(guide)
+            headings = [s.heading for s in guide.sections]
+            texts = [strip_words(h, drop) or h for h in headings]
+            vectors = np.asarray(self.embedder.get_text_embedding_batch(texts), dtype=np.float32) \
+                if texts else np.empty((0, 0), dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True) if texts else 1
+            found = self._headings[key] = dict(zip(headings, vectors / np.where(norms == 0, 1, norms),
+                                                   strict=True))
+            if len(self._headings) > BM25_CACHE_SCOPES:
+                self._headings.pop(next(iter(self._headings)))
+        return found
+
+    def heading_scores(self, key: str, embedding: list[float]) -> dict[str, float]:
+        query = np.asarray(embedding, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        return {heading: float(vector @ query) for heading, vector in self.heading_vectors(key).items()}
+
+    def unit_scores(self, key: str, text: str, embedding: list[float]
+                    ) -> tuple[list[TextNode], dict[str, float], dict[str, float]]:
+        """A guide's units with each one's cosine to `embedding` and BM25 score for `text`."""
+        dense, bm25 = self._unit_retrievers(key)
+        bundle = QueryBundle(text, embedding=embedding)
+        cosine = {hit.node.node_id: 1.0 + math.log(hit.score) for hit in dense.retrieve(bundle)
+                  if hit.score}
+        keyword = {hit.node.node_id: float(hit.score or 0.0)
+                   for hit in (bm25.retrieve(bundle) if bm25 is not None and text.strip() else [])}
+        return self.unit_nodes(key), cosine, keyword
 
     def _every_node_by_id(self) -> dict[str, TextNode]:
         if self._all_by_id is None:

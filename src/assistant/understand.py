@@ -1,10 +1,13 @@
-"""A question (plus the conversation so far) -> `Query`: the slots the answer is built from.
+"""A question (plus the conversation so far) -> `Query`: the exact slots routing needs.
 
-Slots: places, roles, seniority levels, topics, language, small-talk kind, whether a
-comparison is asked, and the content words left over (used to check that a quoted sentence
-really is about the question). Follow-ups inherit the slots they omit from earlier user
-turns. No model is involved: this is vocabulary matching with typo tolerance, so the same
-question always gives the same slots. Choosing guides from the slots is `catalogue.py`'s job.
+Slots: places, roles, seniority levels, language, small-talk kind, whether a comparison is
+asked, and the content words left over (`terms`). Places and roles come from the indexed
+guides themselves plus a gazetteer of Belgian place names in three languages (`vocab.py`).
+What a question is *about* (pay, employers, a reason, a count...) is not decided here: the
+guides' text decides that, through retrieval (`evidence.py`). Follow-ups inherit the slots
+they omit from earlier user turns; a turn with content words of its own is a new subject and
+inherits only place, role and language. No model is involved, so the same question always
+gives the same slots. Choosing guides from the slots is `catalogue.py`'s job.
 """
 
 from __future__ import annotations
@@ -22,10 +25,6 @@ from .vocab import (
     LEVEL_ORDER,
     LEVELS,
     PLACES,
-    TOPIC_ORDER,
-    TOPIC_SEARCH_WORDS,
-    TOPIC_TRIGGERS,
-    UNCOVERED_SUBJECTS,
     VAGUE_MODIFIERS,
     correct_typos,
     detect_language,
@@ -34,8 +33,6 @@ from .vocab import (
     singular,
     words,
 )
-
-STRUCTURED_TOPICS = ("salary", "employers", "hubs", "universities", "skills", "tools", "career")
 
 SMALLTALK = {
     "greeting": re.compile(
@@ -59,14 +56,6 @@ COMPARE = re.compile(
     r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
     r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
-# A question for a count ("how many backend developers are there?"). With no topic and no
-# content word left, the guides' overview would be quoted, which gives no number. Masked
-# before topics are matched: "combien" alone asks for pay, "combien de" for a count.
-COUNT = re.compile(r"\b(how many|number of|hoeveel|aantal|combien de|combien d|nombre de)\b")
-# "What do backend developers do?": a bare "what do" also starts salary questions ("what do
-# seniors earn"), so the role question is recognised by its closing verb, and only when it
-# names a role ("what does imec do?" is not about the role).
-ABOUT_ROLE = re.compile(r"^(what (do|does)\b.*\bdo\b|wat (doet|doen)\b|que (fait|font)\b)")
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
 # ("between junior and senior" is left alone: that is usually a comparison of the two.)
@@ -96,7 +85,6 @@ class Query:
     text: str
     lang: str = "en"
     lang_marked: bool = False  # False: too short to tell; a follow-up keeps the context's
-    topics: tuple[str, ...] = ()
     places: tuple[str, ...] = ()  # canonical names; "Belgium" for the whole country
     unknown_places: tuple[str, ...] = ()  # named places no guide can cover
     roles: tuple[str, ...] = ()  # role names as the guides write them
@@ -105,30 +93,20 @@ class Query:
     smalltalk: str | None = None
     compare: bool = False
     injection: bool = False
-    terms: tuple[str, ...] = field(default=(), compare=False)
-    uncovered: tuple[str, ...] = ()  # subjects named that no guide covers ("cost of living")
-    count: bool = False  # asks "how many"
+    terms: tuple[str, ...] = field(default=(), compare=False)  # content words, typo-corrected
+    # The question without its place and role words: what retrieval embeds. Every unit of a
+    # routed guide repeats those words, so they would only favour the shortest units.
+    search_text: str = ""
     followup: bool = False
 
     @property
     def has_slots(self) -> bool:
-        return bool(self.topics or self.places or self.unknown_places or self.roles
-                    or self.unknown_roles or self.levels)
+        return bool(self.places or self.unknown_places or self.roles or self.unknown_roles
+                    or self.levels)
 
     @property
-    def search_text(self) -> str:
-        """What to retrieve with inside the routed guides: the topics (inherited ones too) in
-        the guides' heading words plus the question's content words; place and role are
-        left out because routing has already chosen the guides."""
-        wanted = [TOPIC_SEARCH_WORDS[t] for t in self.topics if t in TOPIC_SEARCH_WORDS]
-        if "about_role" in self.topics:  # there the role is the subject ("About <Role>")
-            wanted += self.roles
-        return " ".join([*wanted, *self.terms]) or self.text
-
-    @property
-    def main_topics(self) -> tuple[str, ...]:
-        structured = tuple(t for t in self.topics if t in STRUCTURED_TOPICS)
-        return structured or self.topics[:1]
+    def has_subject(self) -> bool:
+        return bool(self.terms or self.levels)
 
 
 @dataclass(frozen=True)
@@ -143,26 +121,31 @@ class RoleForm:
 class Vocabulary:
     """The matching vocabulary for one set of indexed roles (built once per catalogue)."""
 
-    def __init__(self, corpus_roles: list[str]) -> None:
+    def __init__(self, corpus_roles: list[str], corpus_places: tuple[str, ...] = (),
+                 corpus_words: frozenset[str] = frozenset()) -> None:
         covered = {normalize(role) for role in corpus_roles}
         names = list(dict.fromkeys([*corpus_roles,
                                     *(r for r in KNOWN_ROLES if normalize(r) not in covered)]))
         self.roles = [self._role_form(name, normalize(name) in covered) for name in names]
+        # A guide's own place is a place even when the gazetteer does not know it ("Lier").
+        gazetteer = {normalize(alias) for aliases in PLACES.values() for alias in aliases}
+        own = [(normalize(place), place) for place in corpus_places
+               if normalize(place) not in gazetteer and normalize(place) not in COUNTRY_ALIASES]
         self.place_aliases = sorted(
             [(alias, city) for city, aliases in PLACES.items() for alias in aliases]
-            + [(alias, COUNTRY) for alias in COUNTRY_ALIASES],
+            + own + [(alias, COUNTRY) for alias in COUNTRY_ALIASES],
             key=lambda pair: -len(pair[0]),
         )
         self.place_of_alias = dict(self.place_aliases)
         vocabulary = {alias for alias, _ in self.place_aliases if " " not in alias}
         vocabulary |= {s for spellings in LEVELS.values() for s in spellings if " " not in s}
-        vocabulary |= {t for triggers in TOPIC_TRIGGERS.values() for t in triggers if " " not in t}
+        # The guides' own words: a typo is corrected towards what the guides say.
+        vocabulary |= {w for w in corpus_words if w.isalpha()}
         vocabulary |= {w for form in self.roles for w in form.distinct}
         vocabulary |= set(HEAD_CLASS)
         # Words inside multi-word phrases ("entry level", "big names") are real words too:
         # left out, typo tolerance turned "level" into "levels" and "names" into "namen".
-        phrases = [a for a, _ in self.place_aliases] + [s for v in LEVELS.values() for s in v] \
-            + [t for v in TOPIC_TRIGGERS.values() for t in v] + list(UNCOVERED_SUBJECTS)
+        phrases = [a for a, _ in self.place_aliases] + [s for v in LEVELS.values() for s in v]
         vocabulary |= {w for phrase in phrases if " " in phrase for w in phrase.split()}
         self.vocabulary = vocabulary
 
@@ -201,8 +184,9 @@ class Vocabulary:
 
 
 @lru_cache(maxsize=16)
-def vocabulary_for(corpus_roles: tuple[str, ...]) -> Vocabulary:
-    return Vocabulary(list(corpus_roles))
+def vocabulary_for(corpus_roles: tuple[str, ...], corpus_places: tuple[str, ...] = (),
+                   corpus_words: frozenset[str] = frozenset()) -> Vocabulary:
+    return Vocabulary(list(corpus_roles), corpus_places, corpus_words)
 
 
 @lru_cache(maxsize=256)
@@ -258,42 +242,43 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     levels = sorted({level for level, spellings in LEVELS.items()
                      if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
     levels = _level_span(corrected, levels)
-    topic_text = COUNT.sub(" ", _phrase_pattern(UNCOVERED_SUBJECTS).sub(" ", corrected))
-    topics = sorted({topic for topic, triggers in TOPIC_TRIGGERS.items()
-                     if _find_phrases(topic_text, triggers)}
-                    | ({"about_role"} if roles and ABOUT_ROLE.search(corrected) else set()),
-                    key=TOPIC_ORDER.index)
-
     slot_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
     # Only the roles this question names: "Java" in "do they use Java?" is a content word.
-    slot_words |= {w for form in roles for w in form.distinct} | set(HEAD_CLASS)
+    role_words = {w for form in roles for w in form.distinct} | set(HEAD_CLASS)
+    slot_words |= role_words
     slot_words |= {w for spellings in LEVELS.values() for s in spellings for w in s.split()}
     terms = tuple(dict.fromkeys(t for t in tokens if t not in STOPWORDS and t not in slot_words
                                 and len(t) > 1 and not t.isdigit()))
+    place_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
+    search = " ".join(t for t in tokens if t not in place_words
+                      and singular(t) not in role_words and t not in role_words)
     return Query(
-        text=text, lang=detected or "en", lang_marked=detected is not None, topics=tuple(topics),
+        text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
         unknown_places=unknown_places,
         roles=tuple(f.name for f in roles if f.known),
         unknown_roles=tuple(f.name for f in roles if not f.known),
-        levels=tuple(levels), smalltalk=None if (topics or ordered_places or roles) else smalltalk,
+        levels=tuple(levels),
+        smalltalk=None if (ordered_places or roles) else smalltalk,
         compare=bool(COMPARE.search(corrected)) and (len(ordered_places) > 1 or len(roles) > 1
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
-        uncovered=tuple(dict.fromkeys(p for _, p in _find_phrases(corrected, UNCOVERED_SUBJECTS))),
-        count=bool(COUNT.search(corrected)),
+        search_text=search or corrected,
     )
 
 
 def merge(query: Query, context: Query | None) -> Query:
-    """Fill the slots a follow-up omits from the conversation's running `context`."""
-    if context is None or query.smalltalk or not query.has_slots:
+    """Fill the slots a follow-up omits from the conversation's running `context`.
+
+    A turn with content words of its own ("What about universities?", "Is that gross or
+    net?") is a new subject: it inherits place, role and language only. A turn without any
+    ("And seniors?", "What about Hasselt?") continues the previous subject: it inherits its
+    content words, search text and, unless it names its own, its levels."""
+    if context is None or query.smalltalk:
         return query
     compare_followup = bool(FOLLOWUP_COMPARE.search(normalize(query.text)))
     named_place = bool(query.places or query.unknown_places)
     named_role = bool(query.roles or query.unknown_roles)
-    if query.topics and named_place and named_role and not compare_followup:
-        return query
     places, unknown_places = query.places, query.unknown_places
     if not named_place:
         places, unknown_places = context.places, context.unknown_places
@@ -302,18 +287,21 @@ def merge(query: Query, context: Query | None) -> Query:
     roles, unknown_roles = query.roles, query.unknown_roles
     if not named_role:
         roles, unknown_roles = context.roles, context.unknown_roles
-    topics = query.topics or context.topics
-    elliptical = not (query.topics and named_place)
-    levels = query.levels or (context.levels if elliptical and topics == context.topics else ())
+    own_subject = bool(query.terms)
+    terms = query.terms if own_subject else context.terms
+    search = query.search_text if own_subject else " ".join(
+        [context.search_text, *(w for w in words(query.text) if w in _LEVEL_SPELLINGS)])
+    levels = query.levels or (() if own_subject else context.levels)
     return replace(
         query, lang=query.lang if query.lang_marked else context.lang,
         places=places, unknown_places=unknown_places, roles=roles,
-        unknown_roles=unknown_roles, topics=topics, levels=levels,
+        unknown_roles=unknown_roles, levels=levels, terms=terms, search_text=search,
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
-        terms=query.terms or context.terms, followup=True,
-        uncovered=query.uncovered or (() if query.topics else context.uncovered),
-        count=query.count or (not query.topics and not query.terms and context.count),
+        followup=True,
     )
+
+
+_LEVEL_SPELLINGS = {w for spellings in LEVELS.values() for s in spellings for w in s.split()}
 
 
 def understand(question: str, history: list[dict], vocabulary: Vocabulary) -> Query:
@@ -322,6 +310,6 @@ def understand(question: str, history: list[dict], vocabulary: Vocabulary) -> Qu
     for turn in history:
         if turn.get("role") == "user" and isinstance(turn.get("content"), str):
             parsed = parse(turn["content"], vocabulary)
-            if parsed.has_slots:
+            if (parsed.has_slots or parsed.terms) and not parsed.smalltalk:
                 context = merge(parsed, context)
     return merge(parse(question, vocabulary), context)

@@ -1,0 +1,157 @@
+"""Fit the evidence weights and the refusal threshold on the dev split (`make calibrate`).
+
+Runs every dev case through the engine once, records each routed guide's units with their
+signals (`evidence.py`), then searches:
+1. the rank weights that put the gold section's unit first for the most answerable cases
+   (ties broken by mean reciprocal rank);
+2. with those, the support weights and threshold that best separate the cases the guides
+   answer from those they do not (an empty section abstains whatever its support).
+The result is written to `src/assistant/calibration.json` with the dev figures it reached.
+It never reads the test split: the gate is measured there, untouched by this fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from assistant.evaluate import Workspace, load_config, load_sets  # noqa: E402
+from assistant.evidence import CALIBRATION, RANK_SIGNALS, SUPPORT_SIGNALS  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GRID_RANK = {"dense": [1.0], "keyword": [0, 0.2, 0.4, 0.7, 1.0, 1.5],
+             "coverage": [0, 0.2, 0.5, 1.0], "level": [0, 0.3, 0.6, 1.0],
+             "heading": [0, 0.25, 0.5, 1.0, 1.5]}
+GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5, 2.0], "coverage": [0, 0.25, 0.5, 1.0, 1.5],
+                "guide_coverage": [0, 0.25, 0.5, 1.0], "level": [0, 0.25, 0.5, 1.0]}
+
+
+def collect(settings: Settings) -> list[dict]:
+    """One record per dev case that reached evidence ranking: its units' signals."""
+    config = load_config(ROOT / "eval" / "gates.toml")
+    sets = load_sets(ROOT / "eval" / "sets", ["dev"])
+    from assistant.embeddings import default_embedder
+
+    embedder = default_embedder(settings)
+    by_corpus: dict[tuple[Path, ...], list[str]] = {}
+    for name in sets:
+        by_corpus.setdefault(config.corpus_of(name, settings.corpus), []).append(name)
+    records = []
+    root = Path(tempfile.mkdtemp(prefix="assistant-calibrate-"))
+    try:
+        for number, (corpus, names) in enumerate(by_corpus.items()):
+            workspace = Workspace(settings, corpus if len(corpus) > 1 else corpus[0], embedder,
+                                  root / f"index-{number}", baseline=False)
+            assistant = workspace.assistant
+            for case in (c for name in names for c in sets[name]):
+                history: list[dict] = []
+                for turn in case.turns[:-1]:
+                    earlier = assistant.ask(turn, history).answer
+                    history += [{"role": "user", "content": turn},
+                                {"role": "assistant", "content": earlier}]
+                _answer, rankings = assistant.explain(case.turns[-1], history)
+                if not rankings:
+                    continue
+                records.append({
+                    "id": case.id, "abstain": case.expected_abstention,
+                    "gold": [case.gold_guide, case.gold_section] if case.gold_guide else None,
+                    "guides": [{"units": [[u.guide, u.section, u.block, u.signals] for u in r.units],
+                                "guide_coverage": r.signals.get("guide_coverage", 0.0)}
+                               for r in rankings.values()],
+                })
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return records
+
+
+def _ranked(units: list, weights: dict) -> list:
+    return sorted(units, key=lambda u: -sum(weights[k] * u[3][k] for k in RANK_SIGNALS))
+
+
+def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
+    best = (-1.0, -1.0, {})
+    gold_cases = [r for r in records if r["gold"]]
+    for values in itertools.product(*GRID_RANK.values()):
+        weights = dict(zip(GRID_RANK, values, strict=True))
+        top1 = rr = 0.0
+        for record in gold_cases:
+            units = _ranked([u for g in record["guides"] for u in g["units"]], weights)
+            sections = list(dict.fromkeys((u[0], u[1]) for u in units))
+            gold = tuple(record["gold"])
+            if gold in sections:
+                rank = sections.index(gold) + 1
+                top1 += rank == 1
+                rr += 1 / rank
+        if (top1, rr) > best[:2]:
+            best = (top1, rr, weights)
+    top1, rr, weights = best
+    return weights, top1 / max(1, len(gold_cases)), rr / max(1, len(gold_cases))
+
+
+def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
+    """Support signals of each routed guide's best unit, and whether that unit is empty."""
+    inputs, empty = [], False
+    for guide in record["guides"]:
+        ranked = _ranked(guide["units"], weights)
+        if not ranked:
+            continue
+        best = ranked[0]
+        empty = empty or best[2] == "empty"
+        inputs.append({"dense": best[3]["dense"],
+                       "coverage": max(u[3]["coverage"] for u in ranked[:3]),
+                       "guide_coverage": guide["guide_coverage"], "level": best[3]["level"]})
+    return inputs, empty
+
+
+def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, float]:
+    prepared = [(support_inputs(r, rank_weights), r["abstain"]) for r in records]
+    best = (-1.0, {}, 0.0)
+    for values in itertools.product(*GRID_SUPPORT.values()):
+        weights = dict(zip(GRID_SUPPORT, values, strict=True))
+        scored = [(max((sum(weights[k] * i[k] for k in SUPPORT_SIGNALS) for i in inputs), default=0.0),
+                   empty, abstain) for (inputs, empty), abstain in prepared]
+        for threshold in sorted({round(s, 3) for s, _e, _a in scored}):
+            correct = sum(((s < threshold) or empty) == abstain for s, empty, abstain in scored)
+            if correct > best[0]:
+                best = (correct, weights, threshold)
+    correct, weights, threshold = best
+    return weights, threshold, correct / max(1, len(prepared))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=Path, help="reuse (or save) the collected signals here")
+    parser.add_argument("--out", type=Path, default=CALIBRATION)
+    args = parser.parse_args(argv)
+    if args.records and args.records.exists():
+        records = json.loads(args.records.read_text())
+    else:
+        records = collect(Settings())
+        if args.records:
+            args.records.write_text(json.dumps(records))
+    rank, top1, mrr = fit_rank(records)
+    support, threshold, accuracy = fit_support(records, rank)
+    result = {
+        "note": "Fitted on the dev split by eval/calibrate.py; do not edit by hand.",
+        "rank": rank, "support": {"bias": 0.0, **support}, "threshold": threshold,
+        "dev": {"cases": len(records), "gold_section_first": round(top1, 3),
+                "section_mrr": round(mrr, 3), "abstention_accuracy": round(accuracy, 3)},
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["dev"]), file=sys.stderr)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

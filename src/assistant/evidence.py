@@ -1,0 +1,195 @@
+"""Evidence: the units of the routed guides ranked for one question, and how well the best
+of them supports it.
+
+Every unit (a prose sentence, list item, table row, career-path line or empty section; see
+`chunks.unit_nodes`) of the guides a question was routed to gets these signals, each in 0..1:
+
+- `dense`: cosine of the question (place and role words taken out) and the unit's text;
+- `keyword`: the unit's BM25 score over the scope, relative to the best one;
+- `coverage`: the share of the question's content words, weighted by their IDF over the
+  whole corpus, that the unit or its heading contains (a word no guide uses weighs most);
+- `level`: the unit is a table row for a seniority level the question names;
+- `heading`: cosine of the question and the unit's section heading.
+
+The rank score is a weighted sum of the signals. Whether to answer at all is a second
+weighted sum (`support`) over the best unit's dense score and coverage and the coverage of
+the whole routed guide; the answer abstains under a threshold. Both weight vectors and the
+threshold are fitted on the dev split by `eval/calibrate.py` and read from
+`calibration.json` beside this file: no list of topics or subjects decides anything here.
+This module ranks; it does not compose sentences (`answer.py`) or choose guides.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import TextNode
+
+from .vocab import level_of_label, normalize, words
+
+CALIBRATION = Path(__file__).with_name("calibration.json")
+RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading")
+SUPPORT_SIGNALS = ("dense", "coverage", "guide_coverage", "level")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    rank: dict[str, float]
+    support: dict[str, float]
+    threshold: float
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION) -> Calibration:
+        data = json.loads(path.read_text())
+        return cls(data["rank"], data["support"], float(data["threshold"]))
+
+
+@lru_cache(maxsize=4)
+def default_calibration(path: Path = CALIBRATION) -> Calibration:
+    return Calibration.load(path)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    try:
+        import Stemmer  # PyStemmer, which bm25s (llama-index's BM25) already brings
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # pragma: no cover - bm25s depends on it
+        return None
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    stemmer = _stemmer()
+    stemmed = stemmer.stemWord(word) if stemmer else word
+    # Dutch and French plurals and accents reach the same stem as their English cousins
+    # often enough ("universiteiten", "entreprises"); a five-letter prefix is the fallback.
+    return stemmed[:6]
+
+
+def stems(text: str) -> set[str]:
+    return {stem(w) for w in words(text)}
+
+
+class TermWeights:
+    """IDF of word stems over every unit of the indexed guides."""
+
+    def __init__(self, texts: list[str]) -> None:
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(stems(text))
+        self.documents = max(1, len(texts))
+        self._df = counts
+        self.unseen = math.log(1 + self.documents)  # a word no guide uses
+
+    def idf(self, stemmed: str) -> float:
+        df = self._df.get(stemmed, 0)
+        return math.log(1 + self.documents / (df + 0.5)) if df else self.unseen
+
+    def coverage(self, terms: tuple[str, ...], found: set[str]) -> float:
+        if not terms:
+            return 0.0
+        wanted = {stem(t) for t in terms}
+        total = sum(self.idf(s) for s in wanted)
+        return sum(self.idf(s) for s in wanted if s in found) / total if total else 0.0
+
+
+@dataclass
+class Scored:
+    node: TextNode
+    signals: dict[str, float]
+    score: float = 0.0
+
+    @property
+    def meta(self) -> dict:
+        return self.node.metadata
+
+    @property
+    def block(self) -> str:
+        return self.meta["block"]
+
+    @property
+    def guide(self) -> str:
+        return self.meta["guide"]
+
+    @property
+    def section(self) -> str:
+        return self.meta["section"]
+
+
+@dataclass
+class Ranking:
+    """The units of a scope, best first, and the support for answering from them."""
+
+    units: list[Scored]
+    support: float
+    signals: dict[str, float] = field(default_factory=dict)  # what support was computed from
+
+    @property
+    def best(self) -> Scored | None:
+        return self.units[0] if self.units else None
+
+
+NUMBER = re.compile(r"\d")
+_STEMS: dict[str, frozenset[str]] = {}
+
+
+def _unit_stems(node: TextNode) -> frozenset[str]:
+    found = _STEMS.get(node.node_id)
+    if found is None or len(_STEMS) > 500_000:
+        if len(_STEMS) > 500_000:
+            _STEMS.clear()
+        found = _STEMS[node.node_id] = frozenset(stems(node.text) | stems(node.metadata["section"]))
+    return found
+
+
+def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
+               terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
+               calibration: Calibration, headings: dict[str, float] | None = None) -> Ranking:
+    """Score `units` (one scope's) with the signals above; best first."""
+    if not units:
+        return Ranking([], 0.0)
+    top_keyword = max(keyword.values(), default=0.0) or 1.0
+    scored: list[Scored] = []
+    found_anywhere: set[str] = set()
+    for node in units:
+        meta = node.metadata
+        unit_stems = _unit_stems(node)
+        found_anywhere |= unit_stems
+        level = 0.0
+        if levels and meta["block"] in ("row", "table"):
+            labels = [line.strip().strip("|").split("|")[0] for line in meta["quote"].splitlines()]
+            level = 1.0 if any(level_of_label(label) & set(levels) for label in labels) else 0.0
+        signals = {
+            "dense": max(0.0, dense.get(node.node_id, 0.0)),
+            "keyword": keyword.get(node.node_id, 0.0) / top_keyword,
+            "coverage": weights.coverage(terms, unit_stems),
+            "level": level,
+            "heading": max(0.0, (headings or {}).get(meta["section"], 0.0)),
+        }
+        score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
+        scored.append(Scored(node, signals, score))
+    scored.sort(key=lambda s: (-s.score, s.meta["order"], s.meta["position"]))
+    best = scored[0]
+    support_signals = {
+        "dense": best.signals["dense"],
+        "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
+        "guide_coverage": weights.coverage(terms, found_anywhere),
+        "level": best.signals["level"],
+    }
+    support = calibration.support.get("bias", 0.0) + sum(
+        calibration.support.get(name, 0.0) * value for name, value in support_signals.items())
+    return Ranking(scored, support, support_signals)
+
+
+def mentions(text: str, names: tuple[str, ...]) -> bool:
+    tokens = set(words(normalize(text)))
+    return any(name in tokens for name in names)
