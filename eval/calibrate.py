@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -31,9 +33,10 @@ from assistant.settings import Settings  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 GRID_RANK = {"dense": [1.0], "keyword": [0, 0.2, 0.4, 0.7, 1.0, 1.5],
              "coverage": [0, 0.2, 0.5, 1.0], "level": [0, 0.3, 0.6, 1.0],
-             "heading": [0, 0.25, 0.5, 1.0, 1.5]}
-GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5, 2.0], "coverage": [0, 0.25, 0.5, 1.0, 1.5],
-                "guide_coverage": [0, 0.25, 0.5, 1.0], "level": [0, 0.25, 0.5, 1.0]}
+             "heading": [0, 0.5, 1.0, 1.5, 2.0, 3.0], "count": [0, 0.25, 0.5, 1.0]}
+GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "coverage": [0, 0.25, 0.5, 1.0],
+                "guide_coverage": [0, 0.25, 0.5], "level": [0, 0.25, 0.5],
+                "margin": [0, 0.5, 1.0, 2.0], "unseen": [0, -0.25, -0.5, -1.0]}
 
 
 def collect(settings: Settings) -> list[dict]:
@@ -66,7 +69,8 @@ def collect(settings: Settings) -> list[dict]:
                     "id": case.id, "abstain": case.expected_abstention,
                     "gold": [case.gold_guide, case.gold_section] if case.gold_guide else None,
                     "guides": [{"units": [[u.guide, u.section, u.block, u.signals] for u in r.units],
-                                "guide_coverage": r.signals.get("guide_coverage", 0.0)}
+                                "guide_coverage": r.signals.get("guide_coverage", 0.0),
+                                "unseen": r.signals.get("unseen", 0.0)}
                                for r in rankings.values()],
                 })
     finally:
@@ -107,23 +111,45 @@ def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
             continue
         best = ranked[0]
         empty = empty or best[2] == "empty"
+        dense = sorted(u[3]["dense"] for u in ranked)
         inputs.append({"dense": best[3]["dense"],
                        "coverage": max(u[3]["coverage"] for u in ranked[:3]),
-                       "guide_coverage": guide["guide_coverage"], "level": best[3]["level"]})
+                       "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
+                       "margin": best[3]["dense"] - dense[len(dense) // 2],
+                       "unseen": guide["unseen"]})
     return inputs, empty
 
 
 def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, float]:
+    """The support weights and threshold with the best abstention accuracy on dev."""
     prepared = [(support_inputs(r, rank_weights), r["abstain"]) for r in records]
-    best = (-1.0, {}, 0.0)
-    for values in itertools.product(*GRID_SUPPORT.values()):
-        weights = dict(zip(GRID_SUPPORT, values, strict=True))
-        scored = [(max((sum(weights[k] * i[k] for k in SUPPORT_SIGNALS) for i in inputs), default=0.0),
-                   empty, abstain) for (inputs, empty), abstain in prepared]
-        for threshold in sorted({round(s, 3) for s, _e, _a in scored}):
-            correct = sum(((s < threshold) or empty) == abstain for s, empty, abstain in scored)
-            if correct > best[0]:
-                best = (correct, weights, threshold)
+    # One row per (case, routed guide); a case answers from its best-supported guide.
+    rows, owner = [], []
+    for index, ((inputs, _empty), _abstain) in enumerate(prepared):
+        for signals in inputs or [dict.fromkeys(SUPPORT_SIGNALS, 0.0)]:
+            rows.append([signals[k] for k in SUPPORT_SIGNALS])
+            owner.append(index)
+    features, owner = np.asarray(rows), np.asarray(owner)
+    empty = np.asarray([e for (_i, e), _a in prepared])
+    abstain = np.asarray([a for _p, a in prepared])
+    best = (-1, {}, 0.0)
+    for values in itertools.product(*(GRID_SUPPORT[k] for k in SUPPORT_SIGNALS)):
+        per_row = features @ np.asarray(values)
+        score = np.full(len(prepared), -np.inf)
+        np.maximum.at(score, owner, per_row)
+        order = np.argsort(score, kind="stable")
+        ranks = np.argsort(order, kind="stable")
+        sorted_score = score[order]
+        n = len(order)
+        # Row k: the k cases with the lowest support abstain (k = 0..n).
+        predicted = (ranks[None, :] < np.arange(n + 1)[:, None]) | empty[None, :]
+        correct = (predicted == abstain[None, :]).sum(axis=1)
+        k = int(np.argmax(correct))
+        if correct[k] > best[0]:
+            low = sorted_score[k - 1] if k > 0 else sorted_score[0] - 1e-3
+            high = sorted_score[k] if k < n else sorted_score[-1] + 1e-3
+            best = (int(correct[k]), dict(zip(SUPPORT_SIGNALS, values, strict=True)),
+                    round(float((low + high) / 2), 4))
     correct, weights, threshold = best
     return weights, threshold, correct / max(1, len(prepared))
 

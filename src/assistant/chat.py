@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from dataclasses import replace
 from typing import Any
 
 from .answer import Answer, compose, off_topic, smalltalk
 from .catalogue import Catalogue, Route, Target
 from .errors import InputError, NoIndexError, QuestionTooLong
-from .evidence import Calibration, Ranking, TermWeights, default_calibration, mentions, rank_units
+from .evidence import (
+    Calibration,
+    Ranking,
+    TermWeights,
+    default_calibration,
+    domain_stems,
+    mentions,
+    rank_units,
+    stem,
+)
 from .index import Store, server_errors
 from .retrieve import HybridRetriever
 from .settings import Settings
@@ -71,6 +81,7 @@ class Assistant:
                                          settings.retrieve_top_k)
         unit_texts = [node.text for guide in guides for node in self.retriever.unit_nodes(guide.key)]
         self.term_weights = TermWeights(unit_texts)
+        self.domain_stems = domain_stems(guides)
         corpus_words = frozenset(w for text in unit_texts for w in words(text))
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),
                                          tuple(g.city for g in guides if g.city), corpus_words)
@@ -92,19 +103,29 @@ class Assistant:
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer, rankings
 
+    def focus(self, query: Query) -> Query:
+        """The query without the site's own vocabulary ("recruiting", "hire"): every guide
+        opens with it, so in a question it only draws the "Why hire…" sections."""
+        terms = tuple(t for t in query.terms if stem(t) not in self.domain_stems)
+        if query.terms and not terms:  # "Why hire in Leuven?": that word is the question
+            return query
+        kept = [w for w in query.search_text.split() if stem(w) not in self.domain_stems]
+        return replace(query, search_text=" ".join(kept) or query.search_text, terms=terms)
+
     def rank(self, query: Query, target: Target, embedding: list[float]) -> Ranking:
         units, dense, keyword = self.retriever.unit_scores(target.guide.key, query.search_text, embedding)
         if target.about_country:  # only what the guide says about the country as a whole
             units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         return rank_units(units, dense, keyword, query.terms, query.levels, self.term_weights,
-                          self.calibration, headings)
+                          self.calibration, headings, count=query.count)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         if query.smalltalk:
             return smalltalk(query, self.catalogue), {}
         if not query.has_slots and not query.terms:
             return off_topic(query, self.catalogue), {}
+        query = self.focus(query)
         embedding = self.retriever.embed(query.search_text)
         if query.has_slots and (query.places or query.roles or query.unknown_places
                                 or query.unknown_roles):

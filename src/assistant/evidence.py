@@ -9,11 +9,14 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 - `coverage`: the share of the question's content words, weighted by their IDF over the
   whole corpus, that the unit or its heading contains (a word no guide uses weighs most);
 - `level`: the unit is a table row for a seniority level the question names;
-- `heading`: cosine of the question and the unit's section heading.
+- `heading`: cosine of the question and the unit's section heading;
+- `count`: the question asks "how many" and the unit states a number that is not money.
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
-weighted sum (`support`) over the best unit's dense score and coverage and the coverage of
-the whole routed guide; the answer abstains under a threshold. Both weight vectors and the
+weighted sum (`support`) over the best unit's dense score, level match and coverage, the
+coverage of the whole routed guide, how far the best unit stands out of its guide
+(`margin`), and the share of the question's words that no guide uses (`unseen`); the answer
+abstains under a threshold. Both weight vectors and the
 threshold are fitted on the dev split by `eval/calibrate.py` and read from
 `calibration.json` beside this file: no list of topics or subjects decides anything here.
 This module ranks; it does not compose sentences (`answer.py`) or choose guides.
@@ -35,8 +38,8 @@ from llama_index.core.schema import TextNode
 from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading")
-SUPPORT_SIGNALS = ("dense", "coverage", "guide_coverage", "level")
+RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "count")
+SUPPORT_SIGNALS = ("dense", "coverage", "guide_coverage", "level", "margin", "unseen")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ def stems(text: str) -> set[str]:
     return {stem(w) for w in words(text)}
 
 
+def domain_stems(guides: list) -> frozenset[str]:
+    """Stems that at least half of the guides use in their title and opening section: the
+    site's own vocabulary ("recruiting", "hiring"), found in the corpus, not listed."""
+    counts: Counter[str] = Counter()
+    for guide in guides:
+        opening = " ".join(s.text for s in guide.sections[:1])
+        counts.update(stems(f"{guide.title} {opening}"))
+    return frozenset(w for w, n in counts.items() if n >= max(1, math.ceil(len(guides) / 2)))
+
+
 class TermWeights:
     """IDF of word stems over every unit of the indexed guides."""
 
@@ -93,6 +106,10 @@ class TermWeights:
     def idf(self, stemmed: str) -> float:
         df = self._df.get(stemmed, 0)
         return math.log(1 + self.documents / (df + 0.5)) if df else self.unseen
+
+    def unseen_share(self, terms: tuple[str, ...]) -> float:
+        """The IDF-weighted share of `terms` that no guide uses at all."""
+        return 1.0 - self.coverage(terms, set(self._df)) if terms else 0.0
 
     def coverage(self, terms: tuple[str, ...], found: set[str]) -> float:
         if not terms:
@@ -138,7 +155,8 @@ class Ranking:
         return self.units[0] if self.units else None
 
 
-NUMBER = re.compile(r"\d")
+# A number that counts something: not an amount of money, a percentage or a year.
+COUNTED = re.compile(r"(?<![€$£\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*(?:%|k\b|€))")
 _STEMS: dict[str, frozenset[str]] = {}
 
 
@@ -153,7 +171,8 @@ def _unit_stems(node: TextNode) -> frozenset[str]:
 
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
-               calibration: Calibration, headings: dict[str, float] | None = None) -> Ranking:
+               calibration: Calibration, headings: dict[str, float] | None = None,
+               count: bool = False) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first."""
     if not units:
         return Ranking([], 0.0)
@@ -174,6 +193,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             "coverage": weights.coverage(terms, unit_stems),
             "level": level,
             "heading": max(0.0, (headings or {}).get(meta["section"], 0.0)),
+            "count": 1.0 if count and COUNTED.search(meta["quote"]) else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))
@@ -184,6 +204,10 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
         "level": best.signals["level"],
+        # How far the best unit stands out of its guide: an off-topic question is about as
+        # far from every unit.
+        "margin": best.signals["dense"] - sorted(u.signals["dense"] for u in scored)[len(scored) // 2],
+        "unseen": weights.unseen_share(terms),
     }
     support = calibration.support.get("bias", 0.0) + sum(
         calibration.support.get(name, 0.0) * value for name, value in support_signals.items())

@@ -20,12 +20,14 @@ from .vocab import (
     COUNTRY,
     COUNTRY_ALIASES,
     FOREIGN_PLACES,
+    GLOSS,
     HEAD_CLASS,
     KNOWN_ROLES,
     LEVEL_ORDER,
     LEVELS,
     PLACES,
     VAGUE_MODIFIERS,
+    by_initial,
     correct_typos,
     detect_language,
     fold_role_spellings,
@@ -56,6 +58,9 @@ COMPARE = re.compile(
     r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
     r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
+# A question for a count prefers evidence that has a number (see evidence.py's "count").
+COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel|aantal|combien de|combien d|"
+                   r"nombre de)\b")
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
 # ("between junior and senior" is left alone: that is usually a comparison of the two.)
@@ -97,6 +102,7 @@ class Query:
     # The question without its place and role words: what retrieval embeds. Every unit of a
     # routed guide repeats those words, so they would only favour the shortest units.
     search_text: str = ""
+    count: bool = False  # asks "how many"
     followup: bool = False
 
     @property
@@ -140,7 +146,7 @@ class Vocabulary:
         vocabulary = {alias for alias, _ in self.place_aliases if " " not in alias}
         vocabulary |= {s for spellings in LEVELS.values() for s in spellings if " " not in s}
         # The guides' own words: a typo is corrected towards what the guides say.
-        vocabulary |= {w for w in corpus_words if w.isalpha()}
+        vocabulary |= {w for w in corpus_words if w.isalpha()} | set(GLOSS)
         vocabulary |= {w for form in self.roles for w in form.distinct}
         vocabulary |= set(HEAD_CLASS)
         # Words inside multi-word phrases ("entry level", "big names") are real words too:
@@ -148,6 +154,7 @@ class Vocabulary:
         phrases = [a for a, _ in self.place_aliases] + [s for v in LEVELS.values() for s in v]
         vocabulary |= {w for phrase in phrases if " " in phrase for w in phrase.split()}
         self.vocabulary = vocabulary
+        self.candidates = by_initial(vocabulary)  # built once: the corpus adds thousands
 
     @staticmethod
     def _role_form(name: str, known: bool) -> RoleForm:
@@ -217,7 +224,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     detected = detect_language(text)
     folded = fold_role_spellings(normalize(text))
     raw_tokens = words(folded)
-    tokens = correct_typos(raw_tokens, vocabulary.vocabulary)
+    tokens = correct_typos(raw_tokens, vocabulary.vocabulary, vocabulary.candidates)
     corrected = " ".join(tokens)
     singular_tokens = [singular(t) for t in tokens]
 
@@ -231,7 +238,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     for candidate in CAPITALISED_PLACE.findall(text):
         key = normalize(candidate)
         if " " not in key:  # "Lueven" is read as Leuven above; not also an unknown place
-            key = correct_typos([key], vocabulary.vocabulary)[0]
+            key = correct_typos([key], vocabulary.vocabulary, vocabulary.candidates)[0]
         if (key not in NOT_PLACES and key not in vocabulary.vocabulary
                 and key not in vocabulary.place_of_alias
                 and not any(key in form.distinct for form in vocabulary.roles)):
@@ -252,6 +259,10 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     place_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
     search = " ".join(t for t in tokens if t not in place_words
                       and singular(t) not in role_words and t not in role_words)
+    if detected in ("nl", "fr"):  # retrieval reads English: gloss the words it knows
+        search = " ".join(GLOSS.get(t, t) for t in search.split())
+        terms = tuple(dict.fromkeys(w for t in terms for w in GLOSS.get(t, t).split()
+                                    if w not in STOPWORDS))
     return Query(
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
@@ -263,7 +274,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         compare=bool(COMPARE.search(corrected)) and (len(ordered_places) > 1 or len(roles) > 1
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
-        search_text=search or corrected,
+        search_text=search or corrected, count=bool(COUNT.search(corrected)),
     )
 
 
@@ -296,6 +307,7 @@ def merge(query: Query, context: Query | None) -> Query:
         query, lang=query.lang if query.lang_marked else context.lang,
         places=places, unknown_places=unknown_places, roles=roles,
         unknown_roles=unknown_roles, levels=levels, terms=terms, search_text=search,
+        count=query.count or (not own_subject and context.count),
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
     )

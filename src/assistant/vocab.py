@@ -334,11 +334,18 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def correct_typos(tokens: list[str], vocabulary: set[str]) -> list[str]:
-    by_initial: dict[str, list[str]] = {}
-    for word in vocabulary:
+def by_initial(vocabulary: set[str]) -> dict[str, list[str]]:
+    """The words a typo can be corrected to, by first letter."""
+    found: dict[str, list[str]] = {}
+    for word in sorted(vocabulary):
         if len(word) >= 5:
-            by_initial.setdefault(word[0], []).append(word)
+            found.setdefault(word[0], []).append(word)
+    return found
+
+
+def correct_typos(tokens: list[str], vocabulary: set[str],
+                  candidates: dict[str, list[str]] | None = None) -> list[str]:
+    by_first = candidates if candidates is not None else by_initial(vocabulary)
     corrected = []
     for token in tokens:
         if len(token) < 5 or token in vocabulary or token in NEVER_CORRECT or not token.isalpha():
@@ -346,9 +353,47 @@ def correct_typos(tokens: list[str], vocabulary: set[str]) -> list[str]:
             continue
         limit = 1 if len(token) < 9 else 2
         best, best_distance = token, limit + 1
-        for candidate in by_initial.get(token[0], ()):
+        for candidate in by_first.get(token[0], ()):
             distance = edit_distance(token, candidate, limit)
             if distance < best_distance:
                 best, best_distance = candidate, distance
         corrected.append(best)
     return corrected
+
+
+# The embedding model and BM25 read English, and so do the guides. A Dutch or French
+# question is glossed word by word into English for retrieval only (its answer is still
+# framed in its own language): a translation aid, not a list of what can be asked.
+GLOSS = {
+    # Dutch
+    "bedrijven": "companies", "bedrijf": "company", "werkgevers": "employers",
+    "werkgever": "employer", "werven": "hire", "aanwerven": "hire", "verdient": "earn",
+    "verdienen": "earn", "salaris": "salary", "salarissen": "salaries", "loon": "pay",
+    "lonen": "pay", "bruto": "gross", "netto": "net", "universiteiten": "universities",
+    "universiteit": "university", "hogescholen": "colleges", "hogeschool": "college",
+    "scholen": "schools", "opleidingen": "education", "vaardigheden": "skills",
+    "competenties": "skills", "tools": "tools", "gereedschap": "tools",
+    "loopbaan": "career", "loopbaanpad": "career path", "carriere": "career",
+    "doorgroeien": "progress", "vraag": "demand", "markt": "market", "tekort": "shortage",
+    "waarom": "why", "hoeveel": "how many", "welke": "which", "wat": "what",
+    "goedkoper": "cheaper", "duurder": "more expensive", "kosten": "costs",
+    "softwarebedrijven": "software companies", "werkplekken": "workspaces",
+    "stijgt": "rising", "groeit": "growing", "taal": "language", "talen": "languages",
+    "gebruiken": "use", "werken": "work", "thuiswerk": "home working", "tech": "tech",
+    "voordelen": "benefits advantages", "zoeken": "look for", "nodig": "need",
+    "opzegtermijn": "notice period", "certificaten": "certifications",
+    "certificeringen": "certifications", "aantrekken": "attract", "wervingstijd": "hiring time",
+    # French
+    "entreprises": "companies", "entreprise": "company", "employeurs": "employers",
+    "employeur": "employer", "recrutent": "hire", "recruter": "hire", "embauchent": "hire",
+    "gagne": "earn", "gagnent": "earn", "salaire": "salary", "salaires": "salaries",
+    "brut": "gross", "universites": "universities", "universite": "university",
+    "ecoles": "schools", "ecole": "school", "formations": "education",
+    "competences": "skills", "outils": "tools",
+    "parcours": "career path", "demande": "demand", "marche": "market",
+    "penurie": "shortage", "pourquoi": "why", "combien": "how many", "quelles": "which",
+    "quels": "which", "quel": "which", "quelle": "which", "moins": "less", "cher": "expensive",
+    "langages": "languages", "utilisent": "use", "espaces": "spaces", "incubateurs": "incubators",
+    "teletravail": "remote working", "avantages": "benefits advantages",
+    "preavis": "notice period", "croissance": "growth", "delai": "time",
+}
