@@ -200,3 +200,16 @@ def test_an_index_from_an_older_version_asks_for_an_ingest(tmp_path, real_embedd
     assert run_cli("ask", "What does a senior backend developer earn in Leuven?",
                    env={"ASSISTANT_INDEX": str(settings.index),
                         "ASSISTANT_CORPUS": str(settings.corpus)}).returncode == 0
+
+
+def test_a_guide_cut_off_mid_sentence_is_ingested_with_a_warning(tmp_path, fake_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    seed = (SHIPPED_CORPUS / "backend-developers-in-leuven.txt").read_text(encoding="utf-8")
+    cut = seed[:seed.index("These figures reflect a premium") + 60]  # stops mid-sentence
+    (corpus / "backend-developers-in-leuven.txt").write_text(cut, encoding="utf-8")
+    report = ingest(Settings(corpus=corpus, index=tmp_path / "i"), fake_embedder)
+    assert report.guides == 1 and not report.errors
+    assert len(report.warnings) == 1 and "Why Hire Backend Developers in Leuven?" in report.warnings[0]
+    whole = ingest(Settings(corpus=SHIPPED_CORPUS, index=tmp_path / "j"), fake_embedder)
+    assert whole.warnings == []

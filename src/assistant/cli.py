@@ -73,6 +73,8 @@ def ingest(corpus: Path | None, index: Path | None) -> None:
         report = run_ingest(settings, default_embedder(settings), progress=bar.update)
     for error in report.errors:
         click.echo(f"skipped {error}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(report.summary())
     if report.errors and report.guides == 0:
         sys.exit(2)

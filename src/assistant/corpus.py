@@ -102,6 +102,18 @@ class Guide:
     def is_country_wide(self) -> bool:
         return self.city is None
 
+    def cut_off(self) -> str | None:
+        """The heading of a section whose prose stops mid-sentence (a truncated export), if
+        any: a long paragraph line with no closing punctuation. Short lines are left alone,
+        since a jobs link ("Find … on BeDevs") ends without a period on the site too."""
+        for section in self.sections:
+            for block in section.blocks:
+                for line in block.lines if block.kind == "paragraph" else ():
+                    text = line.strip()
+                    if len(text.split()) > 12 and "→" not in text and text[-1] not in ".!?…:;)\"”»'’":
+                        return section.heading
+        return None
+
     def sections_on(self, topic: str) -> list[Section]:
         return [section for section in self.sections if section.topic == topic]
 

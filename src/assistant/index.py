@@ -111,6 +111,7 @@ class IngestReport:
     unchanged: int = 0
     removed_guides: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # ingested, but worth a look
     seconds: float = 0.0
 
     @property
@@ -229,6 +230,11 @@ def ingest(settings: Settings, embedder: Any, client: Any = None,
     guides, errors = load_corpus(settings.corpus)
     report = IngestReport(guides=len(guides), errors=[str(error) for error in errors])
     failed_keys = {error.key for error in errors if error.key}
+    for guide in guides:
+        heading = guide.cut_off()
+        if heading:
+            report.warnings.append(f"{guide.file}: the text of “{heading}” stops mid-sentence "
+                                   "(a truncated export?)")
     if not guides and not errors:
         raise CorpusError(f"corpus folder {settings.corpus} holds no .txt or .md guides")
     with ingest_lock(settings), server_errors(settings):

@@ -1,0 +1,63 @@
+"""An invariant built from the corpus itself: every non-empty section of every guide can be
+reached. A question made of the section's heading and the guide's role and place must rank
+that section among the top three the engine considers, for the shipped guide, the
+evaluation guides and the test fixtures alike (real model, real Chroma).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import load_corpus
+from assistant.evaluate import ranked_sections
+from conftest import FIXTURE_GUIDES, ROOT, SHIPPED_CORPUS, build
+
+EVAL_GUIDES = ROOT / "eval" / "guides"
+CORPORA = {"shipped+eval": (SHIPPED_CORPUS, EVAL_GUIDES), "fixtures": (FIXTURE_GUIDES,)}
+
+
+def sections_of(folders: tuple[Path, ...]) -> list[tuple[str, str, str]]:
+    """(guide key, heading, question) for every non-empty section but the opening lines."""
+    cases = []
+    for folder in folders:
+        guides, _errors = load_corpus(folder)
+        for guide in guides:
+            place = guide.city or guide.country
+            for section in guide.sections:
+                if section.is_empty or section.heading == "Introduction":
+                    continue
+                cases.append((guide.key, section.heading,
+                              f"{section.heading} for {guide.role} in {place}?"))
+    return cases
+
+
+@pytest.fixture(scope="module", params=sorted(CORPORA))
+def corpus_assistant(request, tmp_path_factory, real_embedder):
+    from assistant.chat import Assistant
+
+    folders = CORPORA[request.param]
+    combined = tmp_path_factory.mktemp("corpus")
+    for folder in folders:
+        for path in folder.iterdir():
+            if path.is_file():
+                shutil.copy(path, combined / path.name)
+    settings = build(tmp_path_factory.mktemp("index"), combined, real_embedder)
+    return Assistant(settings, embedder=real_embedder), folders
+
+
+@pytest.mark.integration
+def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
+    assistant, folders = corpus_assistant
+    unreachable = []
+    cases = sections_of(folders)
+    assert len(cases) > 10
+    for key, heading, question in cases:
+        _answer, rankings = assistant.explain(question)
+        top = [(hit.node.metadata["guide"], hit.node.metadata["section"])
+               for hit in ranked_sections(rankings)[:3]]
+        if (key, heading) not in top:
+            unreachable.append(f"{key} › {heading}: {top}")
+    assert not unreachable, "\n".join(unreachable)
