@@ -158,3 +158,11 @@ def test_sibling_roles_are_told_apart_by_their_head_noun(text, role):
     vocabulary = Vocabulary(["QA Engineers", "QA Testers", "Software Engineers",
                              "Software Developers", "Product Owners", "Product Managers"])
     assert parse_question(text, vocabulary).roles == (role,)
+
+
+@pytest.mark.parametrize("question", ["Is that gross or net?", "Does that include bonuses?",
+                                      "Is dat bruto of netto?"])
+def test_a_turn_that_points_back_keeps_the_previous_subject(question):
+    query = understand(question, turns("What does a senior backend developer earn in Leuven?"), VOCAB)
+    assert query.levels == ("senior",) and "earn" in query.terms
+    assert query.places == ("Leuven",)

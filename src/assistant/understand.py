@@ -58,6 +58,11 @@ COMPARE = re.compile(
     r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
     r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
+# "Is that gross or net?", "Does that include bonuses?": a turn that points back at the
+# previous answer asks about its evidence, so it keeps the previous subject and adds its own.
+POINTS_BACK = re.compile(r"^(?:and |so |but )?(?:(?:is|are|was|were|does|do|did|would|will) "
+                         r"(?:that|this|it|these|those|they)|that|those|these|"
+                         r"(?:is|zijn|was) (?:dat|die|het)|(?:est ce que )?(?:c est|ce sont|ca))\b")
 # A question for a count prefers evidence that has a number (see evidence.py's "count").
 COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel|aantal|combien de|combien d|"
                    r"nombre de)\b")
@@ -147,6 +152,7 @@ class Vocabulary:
         vocabulary |= {s for spellings in LEVELS.values() for s in spellings if " " not in s}
         # The guides' own words: a typo is corrected towards what the guides say.
         vocabulary |= {w for w in corpus_words if w.isalpha()} | set(GLOSS)
+        vocabulary |= {w for english in GLOSS.values() for w in english.split()}
         vocabulary |= {w for form in self.roles for w in form.distinct}
         vocabulary |= set(HEAD_CLASS)
         # Words inside multi-word phrases ("entry level", "big names") are real words too:
@@ -299,9 +305,14 @@ def merge(query: Query, context: Query | None) -> Query:
     if not named_role:
         roles, unknown_roles = context.roles, context.unknown_roles
     own_subject = bool(query.terms)
+    points_back = bool(POINTS_BACK.match(normalize(query.text)))
     terms = query.terms if own_subject else context.terms
     search = query.search_text if own_subject else " ".join(
         [context.search_text, *(w for w in words(query.text) if w in _LEVEL_SPELLINGS)])
+    if own_subject and points_back:
+        terms = tuple(dict.fromkeys([*context.terms, *query.terms]))
+        search = f"{context.search_text} {query.search_text}"
+        own_subject = False
     levels = query.levels or (() if own_subject else context.levels)
     return replace(
         query, lang=query.lang if query.lang_marked else context.lang,
