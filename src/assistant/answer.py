@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 from .catalogue import Catalogue, Gap, Route, Target
 from .chunks import sentences_of
-from .corpus import LIST_TOPICS, Guide, SalaryRow, Section, parse_salary_table
+from .corpus import BULLET, LIST_TOPICS, Guide, SalaryRow, Section, parse_salary_table
 from .evidence import Ranking
 from .phrases import (
     join_items,
@@ -31,7 +31,7 @@ from .phrases import (
     word,
 )
 from .understand import Query
-from .vocab import COUNTRY, level_of_label
+from .vocab import COUNTRY, level_of_label, normalize
 
 MAX_QUOTE_SENTENCES = 2
 COVERAGE_ROLES, COVERAGE_PLACES = 6, 6
@@ -268,6 +268,20 @@ def _section_list(guide: Guide) -> str:
                      and s.heading != "Introduction" and s.topic != "jobs")
 
 
+def _sentence_naming_an_item(ranking: Ranking, query: Query):
+    """A well-ranked prose sentence about a list item the question names, if any."""
+    asked = f" {normalize(query.text)} "
+    items = [u for u in ranking.units[:5] if u.block == "item"
+             and len(normalize(BULLET.sub("", u.meta["quote"]))) > 2
+             and f" {normalize(BULLET.sub('', u.meta['quote']))} " in asked]
+    for item in items:
+        name = normalize(BULLET.sub("", item.meta["quote"]))
+        for unit in ranking.units[:8]:
+            if unit.block == "sentence" and f" {name}" in f" {normalize(unit.meta['quote'])}":
+                return unit
+    return None
+
+
 def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: float) -> Part:
     """Render one guide's best evidence, or say the guide does not cover the question."""
     guide, lang = target.guide, query.lang
@@ -283,6 +297,9 @@ def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: flo
     if best.block in ("row", "table"):
         return salary_part(target, query, section, best.score)
     if best.block in ("item", "list", "path"):
+        named = _sentence_naming_an_item(ranking, query)
+        if named is not None:  # "What does imec do?": the sentence about it, not the list
+            return sentence_part(target, query, Ranking([named], ranking.support))
         return list_part(target, query, section, best.score)
     return sentence_part(target, query, ranking)
 

@@ -1,15 +1,27 @@
 """Synthetic guides for benchmarks and scale tests, in the site's `.txt` export format.
 
-`generate(n, out_dir)` writes `n` guides, one per role × place combination (roles from
-`vocab.KNOWN_ROLES`, places from `vocab.PLACES`, so every generated guide can be asked about
-by name). Each guide has its own figures (salary rows unique across the whole set, so an
-answer quoting the wrong guide is detectable) and its own lists, and says in its text that it
-is synthetic. Guides are short on purpose (one short paragraph per prose section) to keep a
-1,000-guide ingest in minutes on a small CPU.
+`generate(n, out_dir)` writes `n` guides, one per role × place combination. Roles come from
+`vocab.KNOWN_ROLES`; places are the gazetteer's (`vocab.PLACES`), the country, and small
+Belgian-sounding towns built from syllables ("Zandhoven", "Wezemaal") that the engine knows
+only from the guide's own title line, as a real corpus would name a town no gazetteer lists.
+Each guide has its own figures (salary rows unique across the whole set, so an answer quoting
+the wrong guide is detectable) and its own lists, and says in its text that it is synthetic.
+
+Like real corpora, guides vary in shape, so that a benchmark does not only measure the
+layout the engine was tuned on: each section's heading is drawn per guide from several
+phrasings ("Key Companies", "Who Hires", "Major Employers"...; "Salary Ranges", "Pay
+Benchmarks", "Compensation"...), many beyond the heading patterns the engine knows, and the
+sections after the intro paragraph come in a shuffled order, sometimes without one optional
+section (hubs, tools or demand). The title line `Recruiting <Role> in <Place>` stays first
+and the intro paragraph second. Headings stay bare Title Case lines of at most 8 words
+without a trailing period, which the `.txt` parser reads as headings. Guides are short on
+purpose (one short paragraph per prose section) to keep a 1,000-guide ingest in minutes on a
+small CPU.
 
 It writes only to a temporary folder (a fresh one by default) and refuses to write inside
 the project's `corpus/` or the configured corpus folder: synthetic figures must never be
-served as real ones. It does not ingest or index anything.
+served as real ones. It does not ingest or index anything. The same seed gives the same
+guides.
 
     python -m assistant.generate 100 --out /tmp/guides
 """
@@ -21,16 +33,45 @@ import random
 import re
 import tempfile
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
-from .vocab import COUNTRY, KNOWN_ROLES, PLACES
+from .vocab import COUNTRY, COUNTRY_ALIASES, FOREIGN_PLACES, KNOWN_ROLES, PLACES, normalize, section_topic
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SYNTHETIC_MARK = "SYNTHETIC GUIDE, generated for benchmarks: not real market data."
 LEVELS = ("Junior", "Mid-Level", "Senior")
 ROLES = KNOWN_ROLES
-# Every city plus the country: a country-wide guide is a guide of its own.
-PLACE_NAMES = (*PLACES, COUNTRY)
+# Syllables of small Belgian-sounding towns ("Zandhoven", "Wezemaal", "Oostkerke"): some are
+# real villages, most invented; none is in the gazetteer, so the engine knows them only from
+# the guide's own title.
+_TOWN_START = ("Oost", "West", "Zand", "Wez", "Kalm", "Ber", "Dil", "Her", "Meer", "Lom",
+               "Ter", "Vel", "Hal", "Brak", "Ruis", "Wer")
+_TOWN_END = ("kerke", "hoven", "emaal", "beek", "donk", "rode", "zele", "hout", "dijk", "gem",
+             "laar", "voorde", "broek")
+INVENTED_PLACE_COUNT = 10
+
+
+def _usable_town(name: str) -> bool:
+    """A made-up town must not be a known place or foreign place, and must not read as a
+    section topic when it appears in a heading ("Why <Place>", "<Place> at a Glance")."""
+    key = normalize(name)
+    known = {alias for aliases in PLACES.values() for alias in aliases}
+    known |= {normalize(city) for city in PLACES} | set(COUNTRY_ALIASES) | set(FOREIGN_PLACES)
+    return key not in known and section_topic(name) == "general"
+
+
+def invented_places(count: int = INVENTED_PLACE_COUNT, seed: int = 0) -> tuple[str, ...]:
+    """`count` distinct town names from the syllables, the same ones for the same seed."""
+    names = sorted(start + end for start, end in product(_TOWN_START, _TOWN_END))
+    random.Random(seed).shuffle(names)
+    return tuple([name for name in names if _usable_town(name)][:count])
+
+
+INVENTED_PLACES = invented_places()
+# Every gazetteer city, the invented towns and the country: a country-wide guide is a guide
+# of its own.
+PLACE_NAMES = (*PLACES, *INVENTED_PLACES, COUNTRY)
 _COMPANY_A = ("Nord", "Vel", "Bram", "Lum", "Ost", "Kade", "Zen", "Mira", "Quad", "Brug",
               "Sol", "Tess", "Vora", "Helix", "Ardo", "Ember", "Lys", "Orbi", "Pax", "Rhin")
 _COMPANY_B = ("soft", "data", "logic", "works", "tech", "grid", "labs", "byte", "wave", "forge")
@@ -43,6 +84,28 @@ _TOOLS = ("GitLab", "GitHub Actions", "Jira", "Confluence", "Grafana", "Promethe
           "Datadog", "Sentry", "Jenkins", "ArgoCD", "Vault", "Postman", "Notion", "Slack")
 _UNIS = ("KU Leuven", "UGent", "VUB", "ULB", "UAntwerpen", "UHasselt", "UCLouvain",
          "ULiège", "UNamur", "UMons", "Howest", "Odisee", "HOGENT", "Thomas More", "PXL")
+# Section kind -> the phrasings a guide may use for its heading ({role}, {place} filled in).
+# Several are outside the heading patterns of `vocab.SECTION_TOPICS` on purpose: real guides
+# word their headings freely. Every phrasing is a bare Title Case line of at most 8 words.
+SECTION_HEADINGS: dict[str, tuple[str, ...]] = {
+    "scene": ("The {place} Tech Scene", "{place} at a Glance"),
+    "companies": ("Key Companies", "Leading Firms", "Employers to Know", "Who Hires",
+                  "Major Employers"),
+    "hubs": ("Tech Hubs & Coworking", "Where Teams Cowork", "Coworking and Incubators"),
+    "universities": ("Universities & Education", "Talent Pipeline", "Education Nearby"),
+    "about": ("About {role}",),
+    "skills": ("Key Skills", "Skills Recruiters Screen For"),
+    "tools": ("Common Tools", "Typical Stack"),
+    "career": ("Career Path", "Career Ladder"),
+    "demand": ("Market Demand", "Market Outlook", "Demand and Shortages"),
+    "why": ("Why Hire {role} in {place}?", "Why Recruit in {place}", "Why {place}"),
+    "salary": ("Salary Ranges", "Pay Benchmarks", "Compensation", "Salary Benchmarks"),
+    "jobs": ("Browse {role} Jobs in {place}",),
+}
+# Sections a guide may leave out (at most one per guide); companies and salaries never,
+# since the benchmark asks about them.
+OPTIONAL_SECTIONS = ("hubs", "tools", "demand")
+DROP_CHANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -54,6 +117,7 @@ class GeneratedGuide:
     place: str
     salaries: dict[str, str]  # level label -> range exactly as written in the table
     companies: tuple[str, ...]
+    headings: dict[str, str]  # section kind -> heading as written, in the guide's order
 
 
 def combinations(seed: int = 0) -> list[tuple[str, str]]:
@@ -106,45 +170,66 @@ def _salaries(rng: random.Random, used: set[int]) -> dict[str, str]:
             for i, level in enumerate(LEVELS)}
 
 
-def render(role: str, place: str, number: int, rng: random.Random, used: set[int]
-           ) -> tuple[str, dict[str, str], tuple[str, ...]]:
-    """One guide's text, its salary ranges and its companies."""
+def headings_for(role: str, place: str, rng: random.Random) -> dict[str, str]:
+    """One heading per section kind, each drawn from that kind's phrasings."""
+    return {kind: rng.choice(options).format(role=role, place=place)
+            for kind, options in SECTION_HEADINGS.items()}
+
+
+def section_order(rng: random.Random) -> list[str]:
+    """The section kinds in a shuffled order, sometimes without one optional section."""
+    kinds = list(SECTION_HEADINGS)
+    rng.shuffle(kinds)
+    if rng.random() < DROP_CHANCE:
+        kinds.remove(rng.choice(OPTIONAL_SECTIONS))
+    return kinds
+
+
+def _bodies(role: str, place: str, number: int, rng: random.Random,
+            companies: tuple[str, ...], salaries: dict[str, str]) -> dict[str, list[str]]:
+    """Each section kind's lines below its heading."""
     singular = role[:-1] if role.endswith("s") else role
-    companies = tuple(f"{rng.choice(_COMPANY_A)}{rng.choice(_COMPANY_B)} {rng.choice(_COMPANY_C)}"
-                      f" {number:04d}" for _ in range(3))
-    hubs = tuple(f"{place} {rng.choice(_HUBS)} {number:04d}" for _ in range(2))
+    hubs = tuple(f"{place} {hub} {number:04d}" for hub in rng.sample(_HUBS, 2))
     unis = tuple(rng.sample(_UNIS, 2))
     skills = rng.sample(_SKILLS, 4)
     tools = rng.sample(_TOOLS, 3)
-    salaries = _salaries(rng, used)
     openings = rng.randrange(40, 900)
-    lines = [
-        f"Recruiting {role} in {place}",
-        f"{SYNTHETIC_MARK} Guide {number:04d} on hiring {role.lower()} in {place}.",
-        f"The {place} Tech Scene",
-        f"{place} counts about {openings} open {role.lower()} positions in this synthetic "
-        f"guide, with {companies[0]} as the largest employer.",
-        "Key Companies", *(f"- {c}" for c in companies),
-        "Tech Hubs & Coworking", *(f"- {h}" for h in hubs),
-        "Universities & Education", *(f"- {u}" for u in unis),
-        f"About {role}",
-        f"{role} in {place} work mostly with {skills[0]} and {skills[1]} (synthetic text).",
-        "Key Skills", *(f"- {s}" for s in skills),
-        "Common Tools", *(f"- {t}" for t in tools),
-        "Career Path",
-        f"Junior {singular} → {singular} → Senior {singular} → Lead {singular}",
-        "Market Demand",
-        f"Demand for {role.lower()} in {place} is rated {rng.randrange(1, 10)} out of 10 here.",
-        f"Why Hire {role} in {place}?",
-        f"{place} offers {role.lower()} from {unis[0]} and {unis[1]} (synthetic guide {number:04d}).",
-        "Salary Ranges",
-        "| Level | Salary Range (Gross/Year) |",
-        "|---|---|",
-        *(f"| {level} | {salaries[level]} |" for level in LEVELS),
-        f"Browse {role} Jobs in {place}",
-        f"Find {role} opportunities in {place} (synthetic listing).",
-    ]
-    return "\n".join(lines) + "\n", salaries, companies
+    return {
+        "scene": [f"{place} counts about {openings} open {role.lower()} positions in this "
+                  f"synthetic guide, with {companies[0]} as the largest employer."],
+        "companies": [f"- {c}" for c in companies],
+        "hubs": [f"- {h}" for h in hubs],
+        "universities": [f"- {u}" for u in unis],
+        "about": [f"{role} in {place} work mostly with {skills[0]} and {skills[1]} (synthetic text)."],
+        "skills": [f"- {s}" for s in skills],
+        "tools": [f"- {t}" for t in tools],
+        "career": [f"Junior {singular} → {singular} → Senior {singular} → Lead {singular}"],
+        "demand": [f"Demand for {role.lower()} in {place} is rated {rng.randrange(1, 10)} out of "
+                   "10 here."],
+        "why": [f"{place} offers {role.lower()} from {unis[0]} and {unis[1]} (synthetic guide "
+                f"{number:04d})."],
+        "salary": ["| Level | Salary Range (Gross/Year) |", "|---|---|",
+                   *(f"| {level} | {salaries[level]} |" for level in LEVELS)],
+        "jobs": [f"Find {role} opportunities in {place} (synthetic listing)."],
+    }
+
+
+def render(role: str, place: str, number: int, rng: random.Random, used: set[int],
+           path: Path) -> tuple[str, GeneratedGuide]:
+    """One guide's text, and what a benchmark needs to know about it; `path` is where the
+    caller writes it."""
+    companies = tuple(f"{rng.choice(_COMPANY_A)}{rng.choice(_COMPANY_B)} {rng.choice(_COMPANY_C)}"
+                      f" {number:04d}" for _ in range(3))
+    salaries = _salaries(rng, used)
+    bodies = _bodies(role, place, number, rng, companies, salaries)
+    all_headings = headings_for(role, place, rng)
+    headings = {kind: all_headings[kind] for kind in section_order(rng)}
+    lines = [f"Recruiting {role} in {place}",
+             f"{SYNTHETIC_MARK} Guide {number:04d} on hiring {role.lower()} in {place}."]
+    for kind, heading in headings.items():
+        lines += [heading, *bodies[kind]]
+    text = "\n".join(lines) + "\n"
+    return text, GeneratedGuide(path, role, place, salaries, companies, headings)
 
 
 def generate(n: int, out_dir: Path | None = None, seed: int = 0,
@@ -161,10 +246,9 @@ def generate(n: int, out_dir: Path | None = None, seed: int = 0,
     used: set[int] = set()
     guides = []
     for number, (role, place) in enumerate(pairs[:n], 1):
-        text, salaries, companies = render(role, place, number, rng, used)
-        path = target / file_name(role, place)
-        path.write_text(text, encoding="utf-8")
-        guides.append(GeneratedGuide(path, role, place, salaries, companies))
+        text, guide = render(role, place, number, rng, used, target / file_name(role, place))
+        guide.path.write_text(text, encoding="utf-8")
+        guides.append(guide)
     return guides
 
 

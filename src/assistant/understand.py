@@ -252,9 +252,11 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     unknown_places = tuple(dict.fromkeys(p.title() for p in unknown))
 
     roles = vocabulary.match_roles(singular_tokens)
+    # "lead" before an article is a verb ("which firms lead the market"), not a level.
+    level_text = re.sub(r"\blead (?=(?:the|a|an|de|het|een|le|la|les|un|une)\b)", "- ", corrected)
     levels = sorted({level for level, spellings in LEVELS.items()
-                     if _find_phrases(corrected, spellings)}, key=LEVEL_ORDER.index)
-    levels = _level_span(corrected, levels)
+                     if _find_phrases(level_text, spellings)}, key=LEVEL_ORDER.index)
+    levels = _level_span(level_text, levels)
     slot_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
     # Only the roles this question names: "Java" in "do they use Java?" is a content word.
     role_words = {w for form in roles for w in form.distinct} | set(HEAD_CLASS)
