@@ -171,8 +171,8 @@ def history(*pairs: str) -> list[dict]:
     (["Which companies hire data scientists in Brussels?"], "And the universities?",
      "Vrije Universiteit Brussel (VUB)", "Euroclear"),
 ])
-def test_follow_ups(any_assistant, earlier, question, expected, forbidden):
-    answer = any_assistant.ask(question, history(*earlier))
+def test_follow_ups(calibrated_assistant, earlier, question, expected, forbidden):
+    answer = calibrated_assistant.ask(question, history(*earlier))
     assert expected in answer.answer and forbidden not in answer.answer
     assert_invariants(answer)
 
@@ -194,8 +194,7 @@ def test_compare_two_levels(any_assistant):
 
 @pytest.mark.parametrize("question, expected, word", [
     ("Wat verdient een senior backend developer in Leuven?", "€61,800 – €87,550", "verdienen"),
-    pytest.param("Welke bedrijven werven backend ontwikkelaars aan in Gent?", "Showpad", "bedrijven",
-                 marks=REGRESSION),
+    ("Welke bedrijven werven backend ontwikkelaars aan in Gent?", "Showpad", "bedrijven"),
     ("Welke universiteiten zijn er in Brussel voor data scientists?", "Vrije Universiteit Brussel",
      "Universiteiten"),
     ("Combien gagne un développeur backend senior à Louvain ?", "€61,800 – €87,550", "gagnent"),

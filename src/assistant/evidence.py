@@ -192,7 +192,10 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             "keyword": keyword.get(node.node_id, 0.0) / top_keyword,
             "coverage": weights.coverage(terms, unit_stems),
             "level": level,
-            "heading": max(0.0, (headings or {}).get(meta["section"], 0.0)),
+            # An empty section's unit is its heading already: counting it twice would
+            # make every empty section outrank the prose that answers.
+            "heading": 0.0 if meta["block"] == "empty"
+            else max(0.0, (headings or {}).get(meta["section"], 0.0)),
             "count": 1.0 if count and COUNTED.search(meta["quote"]) else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
