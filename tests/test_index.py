@@ -16,6 +16,7 @@ import pytest
 
 from assistant.chunks import guide_nodes
 from assistant.corpus import parse_guide
+from assistant.errors import NoIndexError
 from assistant.index import chroma_client, ingest
 from assistant.settings import Settings
 from conftest import ASSISTANT_BIN, FIXTURE_GUIDES, ROOT, SHIPPED_CORPUS, copy_corpus, run_cli
@@ -213,3 +214,22 @@ def test_a_guide_cut_off_mid_sentence_is_ingested_with_a_warning(tmp_path, fake_
     assert len(report.warnings) == 1 and "Why Hire Backend Developers in Leuven?" in report.warnings[0]
     whole = ingest(Settings(corpus=SHIPPED_CORPUS, index=tmp_path / "j"), fake_embedder)
     assert whole.warnings == []
+
+
+def test_a_record_of_another_format_version_is_stale_and_re_ingested(tmp_path, fake_embedder):
+    from assistant.index import INDEX_FORMAT, Store
+
+    settings = Settings(corpus=copy_corpus(FIXTURE_GUIDES, tmp_path / "c"), index=tmp_path / "i")
+    ingest(settings, fake_embedder)
+    guides = chromadb.PersistentClient(path=str(settings.index)).get_collection("assistant_guides")
+    records = guides.get(include=["metadatas"])
+    # Same parsed guide, but recorded under other section labels (another classification).
+    stale = {**records["metadatas"][0], "digest": "7.00000000:" + records["metadatas"][0]["digest"]
+             .split(":", 1)[1]}
+    assert not stale["digest"].startswith(INDEX_FORMAT)
+    guides.update(ids=records["ids"][:1], metadatas=[stale])
+    with pytest.raises(NoIndexError, match="older version"):
+        Store(settings).load_guides()
+    report = ingest(settings, fake_embedder)
+    assert report.writes == 0  # the chunks are the same; only the guide's record is rewritten
+    assert len(Store(settings).load_guides()) == len(records["ids"])

@@ -39,9 +39,12 @@ from .chunks import guide_nodes
 from .corpus import Guide, load_corpus
 from .errors import CorpusError, IndexUnavailableError, IngestLockedError, NoIndexError
 from .settings import Settings
+from .vocab import SECTION_TOPICS
 
 # Bump when parsing or chunking changes what a guide's chunks are: every guide re-ingests.
-INDEX_FORMAT = "7"
+# The section labels (`vocab.SECTION_TOPICS`) are part of the parsed guide a record holds, so
+# their digest is part of the format too: changing them re-ingests instead of going stale.
+INDEX_FORMAT = "7." + hashlib.sha256(repr(SECTION_TOPICS).encode()).hexdigest()[:8]
 # Embedding batches span guides so the model sees full batches on a large corpus; a group is
 # embedded in one call (sentence-transformers sorts it by length, so bigger groups pad less:
 # 2048 measured ~8 % faster than 512) and written at once.
@@ -161,7 +164,8 @@ class Store:
     def load_guides(self) -> list[Guide]:
         with server_errors(self.settings):
             records = self.guides.get(include=["metadatas"])
-        if any("parsed" not in meta for meta in records["metadatas"]):
+        if any("parsed" not in meta or not str(meta.get("digest", "")).startswith(f"{INDEX_FORMAT}:")
+               for meta in records["metadatas"]):
             raise NoIndexError("the index was built by an older version of the assistant: "
                                "run `assistant ingest` to bring it up to date")
         guides = [Guide.from_dict(json.loads(meta["parsed"])) for meta in records["metadatas"]]

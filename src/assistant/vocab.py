@@ -1,4 +1,4 @@
-"""The words the assistant recognises: places, seniority levels, role nouns, topics, languages.
+"""The words the assistant recognises: places, seniority levels, role nouns, languages.
 
 Everything is matched on `normalize()`d text (lower case, no accents, hyphens as spaces), so
 "Liège", "liege" and "LIEGE" are one word. This module only holds vocabulary and the small
@@ -179,78 +179,10 @@ def fold_role_spellings(normalized_text: str) -> str:
     return text.strip()
 
 
-# Topics: the guide sections a question can be about, with trigger phrases (normalized).
-TOPIC_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "salary": ("salary", "salaries", "salarie", "pay", "paid", "pays", "earn", "earns",
-               "earning", "earnings", "wage", "wages", "compensation", "comp", "remuneration",
-               "how much", "package", "rate", "rates", "budget", "tc", "cost to hire",
-               "cost", "costs", "cost me", "kost", "kosten", "coute", "coutent",
-               "salaris", "salarissen", "loon", "lonen", "verdient", "verdienen", "verdien",
-               "bruto", "salaire", "salaires", "gagne", "gagnent", "gagner", "combien",
-               "brut", "paye", "payes", "pay band", "pay range", "hoeveel verdient"),
-    "employers": ("companies", "company", "employer", "employers", "firms", "firm",
-                  "who is hiring", "who s hiring", "hiring companies", "organisations",
-                  "organizations", "bedrijven", "bedrijf", "werkgevers", "werkgever",
-                  "entreprises", "entreprise", "employeurs", "employeur", "societes",
-                  "big names", "key players", "players", "corporates", "businesses"),
-    "hubs": ("hub", "hubs", "coworking", "co working", "cowork", "incubator", "incubators",
-             "accelerator", "accelerators", "innovation center", "workspace", "workspaces",
-             "werkplekken", "espace", "espaces", "incubateur", "incubateurs"),
-    "universities": ("university", "universities", "universiteit", "universiteiten",
-                     "universite", "universites", "college", "colleges", "education",
-                     "school", "schools", "graduates", "campus", "talent pipeline",
-                     "hogeschool", "hogescholen", "opleiding", "opleidingen", "onderwijs",
-                     "ecole", "ecoles", "formation", "formations", "enseignement", "studies",
-                     "academic", "academia", "grads"),
-    "skills": ("skill", "skills", "competencies", "competences", "competence",
-               "vaardigheden", "vaardigheid", "qualifications", "requirements", "must have",
-               "must haves", "profile requirements"),
-    "tools": ("tool", "tools", "tooling", "stack", "tech stack", "frameworks", "outils",
-              "technologies used", "gereedschap", "software they use"),
-    "career": ("career", "careers", "career path", "progression", "career ladder",
-               "promotion", "promotions", "loopbaan", "carriere", "evolution", "doorgroei",
-               "loopbaanpad", "carrierepad", "doorgroeimogelijkheden", "parcours",
-               "levels", "ladder", "growth path", "progress", "progressing", "move up",
-               "next step", "next steps"),
-    "demand": ("demand", "in demand", "market", "sought", "sought after", "shortage",
-               "scarce", "scarcity", "marche", "demande", "arbeidsmarkt", "markt",
-               "gevraagd", "hard to find", "hard to hire", "competition", "trends",
-               "vraag naar", "marktvraag"),
-    "why_hire": ("why hire", "why recruit", "why should", "advantage", "advantages",
-                 "benefits of hiring", "worth it", "reasons", "waarom", "pourquoi",
-                 "good place", "attractive", "why leuven", "why choose", "pros"),
-    "scene": ("tech scene", "ecosystem", "scene", "ecosysteem", "ecosysteme", "research",
-              "startups", "start ups", "innovation", "industry", "sectors", "sector"),
-    "about_role": ("responsibilities", "role description", "job description", "taken",
-                   "missions", "day to day", "what is a", "what they do", "do all day"),
-    "jobs": ("jobs", "job board", "vacancies", "vacancy", "openings", "vacatures",
-             "offres", "emplois", "job postings", "listings"),
-}
-# Subjects no guide section covers, written with a word that would otherwise trigger a topic
-# ("rate" in "tax rate", "company" in "company car"). They are masked before topics are
-# matched, so such a question gets "the guide does not cover that" instead of a salary table
-# or an employer list.
-UNCOVERED_SUBJECTS = (
-    "cost of living", "costs of living", "living cost", "living costs", "tax rate", "tax rates",
-    "income tax", "income tax rate", "income tax rates", "interest rate", "interest rates",
-    "exchange rate", "unemployment rate",
-    "crime rate", "company car", "company cars", "cout de la vie", "voiture de societe",
-    "bedrijfswagen", "bedrijfswagens", "bedrijfsauto",
-)
-# Each topic in the words of the site's section headings. Retrieval within a routed guide
-# searches with these plus the question's content words: every chunk of a guide carries its
-# title's role and place, so those words in a query only favour the shortest chunks.
-TOPIC_SEARCH_WORDS = {
-    "salary": "salary ranges", "employers": "key companies", "hubs": "tech hubs coworking",
-    "universities": "universities education", "skills": "key skills", "tools": "common tools",
-    "career": "career path", "demand": "market demand", "why_hire": "why hire",
-    "scene": "tech scene", "about_role": "about", "jobs": "browse jobs",
-}
-# When several topics match, the first in this order is the main one.
-TOPIC_ORDER = ("salary", "employers", "hubs", "universities", "skills", "tools", "career",
-               "why_hire", "demand", "scene", "jobs", "about_role")
-
-# The section heading patterns of the site's guides, mapped to topics.
+# The section heading patterns of the site's guides, mapped to a label. The label only names
+# a list's kind in the answer's frame and its `facts` ("Key companies for …"); it never
+# decides what a section can answer (a list under any other heading is quoted under that
+# heading, see answer.list_part).
 SECTION_TOPICS: tuple[tuple[str, str], ...] = (
     (r"salar|compensation|pay", "salary"),
     (r"compan|employer", "employers"),
