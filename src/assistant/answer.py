@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from .catalogue import Catalogue, Gap, Route, Target
 from .chunks import sentences_of
 from .corpus import BULLET, LIST_TOPICS, Guide, SalaryRow, Section, parse_salary_table
-from .evidence import Ranking
+from .evidence import Ranking, stem, stems
 from .phrases import (
     join_items,
     period_phrase,
@@ -245,10 +245,26 @@ def sentence_part(target: Target, query: Query, ranking: Ranking) -> Part:
     same = [u for u in ranking.units[1:4] if u.section == best.section and u.block == "sentence"
             and u.score >= SECOND_SENTENCE_SHARE * best.score]
     chosen = sorted([best, *same[:1]], key=lambda u: u.meta["position"])
+    if _asks_for_the_section(query, best.section, ranking):
+        # "Tell me about the Leuven tech scene": the section as a whole, so its opening.
+        chosen = [u for u in ranking.units if u.section == best.section
+                  and u.block == "sentence" and u.meta["position"] < MAX_QUOTE_SENTENCES]
+        chosen = sorted(chosen, key=lambda u: u.meta["position"]) or [best]
     text = " ".join(u.meta["quote"] for u in chosen)
     body = say("quote", query.lang, title=guide.title, section=best.section, text=text)
     heading = section.heading if section else best.section
     return Part(_prefix(target, query.lang) + body, [_source(guide, heading, text, best.score)])
+
+
+def _asks_for_the_section(query: Query, heading: str, ranking: Ranking) -> bool:
+    """Every content word of the question that the section holds is in its heading."""
+    heading_stems = stems(heading)
+    section_stems = set(heading_stems)
+    for unit in ranking.units:
+        if unit.section == heading:
+            section_stems |= stems(unit.meta["quote"])
+    held = {stem(t) for t in query.terms} & section_stems
+    return bool(held) and held <= heading_stems
 
 
 def _not_covered(guide: Guide, lang: str, closest: str | None = None) -> Part:
