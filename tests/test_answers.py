@@ -261,7 +261,6 @@ def test_general_question_with_support_quotes(calibrated_assistant):
     assert_invariants(answer)
 
 
-@REGRESSION
 def test_no_role_or_place_named_asks_which_guide(calibrated_assistant):
     answer = calibrated_assistant.ask("What are the salaries?")
     assert answer.abstained and answer.kind == "clarify"

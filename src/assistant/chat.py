@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Any
 
-from .answer import Answer, compose, off_topic, smalltalk
+from .answer import Answer, compose, coverage, off_topic, refusal, smalltalk
 from .catalogue import Catalogue, Route, Target
 from .errors import InputError, NoIndexError, QuestionTooLong
 from .evidence import (
@@ -25,8 +25,10 @@ from .evidence import (
     mentions,
     rank_units,
     stem,
+    stems,
 )
 from .index import Store, server_errors
+from .phrases import say
 from .retrieve import HybridRetriever
 from .settings import Settings
 from .understand import Query, understand, vocabulary_for
@@ -82,6 +84,11 @@ class Assistant:
         unit_texts = [node.text for guide in guides for node in self.retriever.unit_nodes(guide.key)]
         self.term_weights = TermWeights(unit_texts)
         self.domain_stems = domain_stems(guides)
+        self._guides_of_stem: dict[str, set[str]] = {}
+        for guide in guides:
+            for node in self.retriever.unit_nodes(guide.key):
+                for found in stems(node.text) | stems(node.metadata["section"]):
+                    self._guides_of_stem.setdefault(found, set()).add(guide.key)
         corpus_words = frozenset(w for text in unit_texts for w in words(text))
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),
                                          tuple(g.city for g in guides if g.city), corpus_words)
@@ -112,6 +119,15 @@ class Assistant:
         kept = [w for w in query.search_text.split() if stem(w) not in self.domain_stems]
         return replace(query, search_text=" ".join(kept) or query.search_text, terms=terms)
 
+    def _guides_with_rarest(self, terms: tuple[str, ...]) -> list[str]:
+        """The guides that hold the question's rarest word (every guide, with one)."""
+        if len(self.catalogue) == 1:
+            return [self.catalogue.guides[0].key]
+        if not terms:
+            return [guide.key for guide in self.catalogue.guides]
+        rarest = max((stem(t) for t in terms), key=self.term_weights.idf)
+        return sorted(self._guides_of_stem.get(rarest, ()))
+
     def rank(self, query: Query, target: Target, embedding: list[float]) -> Ranking:
         units, dense, keyword = self.retriever.unit_scores(target.guide.key, query.search_text, embedding)
         if target.about_country:  # only what the guide says about the country as a whole
@@ -126,17 +142,19 @@ class Assistant:
         if not query.has_slots and not query.terms:
             return off_topic(query, self.catalogue), {}
         query = self.focus(query)
-        embedding = self.retriever.embed(query.search_text)
-        if query.has_slots and (query.places or query.roles or query.unknown_places
-                                or query.unknown_roles):
+        if query.places or query.roles or query.unknown_places or query.unknown_roles:
             route = self.catalogue.route(query)
         else:
-            # Nothing named: let retrieval pick the guide, and answer only if it supports it.
-            results = self.retriever.retrieve(query.search_text, embedding=embedding, top_k=3)
-            if not results:
+            # Neither place nor role named: one guide only if the question's rarest word is
+            # in one guide alone ("What does imec do?"); "What are the salaries?" asks which.
+            holders = self._guides_with_rarest(query.terms)
+            if not holders:  # a word no guide uses: not something the guides treat
                 return off_topic(query, self.catalogue), {}
-            best = self.catalogue.by_key[results[0].node.metadata["guide"]]
-            route = Route(targets=[Target(best, None)])
+            if len(holders) > 1:
+                return refusal(say("choose_guide", query.lang,
+                                   coverage=coverage(self.catalogue, query.lang)), "clarify"), {}
+            route = Route(targets=[Target(self.catalogue.by_key[holders[0]], None)])
+        embedding = self.retriever.embed(query.search_text)
         rankings = {t.guide.key: self.rank(query, t, embedding) for t in route.targets}
         answer = compose(query, route, self.catalogue, rankings, self.calibration.threshold)
         if answer.abstained and not query.has_slots:
