@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from .catalogue import Catalogue, Gap, Route, Target
 from .chunks import sentences_of
 from .corpus import BULLET, LIST_TOPICS, Guide, SalaryRow, Section, parse_salary_table
-from .evidence import Ranking, stem, stems
+from .evidence import Ranking, Scored, stem, stems
 from .phrases import (
     join_items,
     period_phrase,
@@ -284,7 +284,7 @@ def _section_list(guide: Guide) -> str:
                      and s.heading != "Introduction" and s.topic != "jobs")
 
 
-def _sentence_naming_an_item(ranking: Ranking, query: Query):
+def _sentence_naming_an_item(ranking: Ranking, query: Query) -> Scored | None:
     """A well-ranked prose sentence about a list item the question names, if any."""
     asked = f" {normalize(query.text)} "
     items = [u for u in ranking.units[:5] if u.block == "item"

@@ -25,7 +25,7 @@ from .evidence import (
     mentions,
     rank_units,
     stem,
-    stems,
+    unit_stems,
 )
 from .index import Store, server_errors
 from .phrases import say
@@ -87,7 +87,7 @@ class Assistant:
         self._guides_of_stem: dict[str, set[str]] = {}
         for guide in guides:
             for node in self.retriever.unit_nodes(guide.key):
-                for found in stems(node.text) | stems(node.metadata["section"]):
+                for found in unit_stems(node):
                     self._guides_of_stem.setdefault(found, set()).add(guide.key)
         corpus_words = frozenset(w for text in unit_texts for w in words(text))
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),

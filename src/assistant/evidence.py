@@ -160,12 +160,15 @@ COUNTED = re.compile(r"(?<![€$£\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*(?
 _STEMS: dict[str, frozenset[str]] = {}
 
 
-def _unit_stems(node: TextNode) -> frozenset[str]:
-    found = _STEMS.get(node.node_id)
-    if found is None or len(_STEMS) > 500_000:
+def unit_stems(node: TextNode) -> frozenset[str]:
+    """The stems of a unit's text and heading, computed once per unit. Keyed by the unit's
+    digest (its text and metadata), not its id: two corpora may share a guide's file name."""
+    key = node.metadata["digest"]
+    found = _STEMS.get(key)
+    if found is None:
         if len(_STEMS) > 500_000:
             _STEMS.clear()
-        found = _STEMS[node.node_id] = frozenset(stems(node.text) | stems(node.metadata["section"]))
+        found = _STEMS[key] = frozenset(stems(node.text) | stems(node.metadata["section"]))
     return found
 
 
@@ -181,8 +184,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     found_anywhere: set[str] = set()
     for node in units:
         meta = node.metadata
-        unit_stems = _unit_stems(node)
-        found_anywhere |= unit_stems
+        found = unit_stems(node)
+        found_anywhere |= found
         level = 0.0
         if levels and meta["block"] in ("row", "table"):
             labels = [line.strip().strip("|").split("|")[0] for line in meta["quote"].splitlines()]
@@ -190,7 +193,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         signals = {
             "dense": max(0.0, dense.get(node.node_id, 0.0)),
             "keyword": keyword.get(node.node_id, 0.0) / top_keyword,
-            "coverage": weights.coverage(terms, unit_stems),
+            "coverage": weights.coverage(terms, found),
             "level": level,
             # An empty section's unit is its heading already: counting it twice would
             # make every empty section outrank the prose that answers.
