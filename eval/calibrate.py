@@ -33,8 +33,10 @@ from assistant.settings import Settings  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 GRID_RANK = {"dense": [1.0], "keyword": [0, 0.2, 0.4, 0.7, 1.0, 1.5],
              "coverage": [0, 0.2, 0.5, 1.0], "level": [0, 0.3, 0.6, 1.0],
-             "heading": [0, 0.5, 1.0, 1.5, 2.0, 3.0], "count": [0, 0.25, 0.5, 1.0]}
-GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "coverage": [0, 0.25, 0.5, 1.0],
+             "heading": [0, 0.5, 1.0, 2.0, 3.0, 4.0], "section": [0, 1.0, 2.0, 3.0, 4.0, 6.0],
+             "count": [0, 0.25, 0.5, 1.0]}
+GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "section": [0], "heading": [0],
+                "coverage": [0, 0.25, 0.5, 1.0],
                 "guide_coverage": [0, 0.25, 0.5], "level": [0, 0.25, 0.5],
                 "margin": [0, 0.5, 1.0, 2.0], "unseen": [0, -0.25, -0.5, -1.0]}
 
@@ -70,6 +72,7 @@ def collect(settings: Settings) -> list[dict]:
                     "gold": [case.gold_guide, case.gold_section] if case.gold_guide else None,
                     "guides": [{"units": [[u.guide, u.section, u.block, u.signals] for u in r.units],
                                 "guide_coverage": r.signals.get("guide_coverage", 0.0),
+                                "unstated_count": r.signals.get("unstated_count", 0.0),
                                 "unseen": r.signals.get("unseen", 0.0)}
                                for r in rankings.values()],
                 })
@@ -83,23 +86,33 @@ def _ranked(units: list, weights: dict) -> list:
 
 
 def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
-    best = (-1.0, -1.0, {})
+    """Every weight combination of the grid at once: per case, a (combinations x units) score
+    matrix, each section scored by its best unit, the gold section's rank counted."""
     gold_cases = [r for r in records if r["gold"]]
-    for values in itertools.product(*GRID_RANK.values()):
-        weights = dict(zip(GRID_RANK, values, strict=True))
-        top1 = rr = 0.0
-        for record in gold_cases:
-            units = _ranked([u for g in record["guides"] for u in g["units"]], weights)
-            sections = list(dict.fromkeys((u[0], u[1]) for u in units))
-            gold = tuple(record["gold"])
-            if gold in sections:
-                rank = sections.index(gold) + 1
-                top1 += rank == 1
-                rr += 1 / rank
-        if (top1, rr) > best[:2]:
-            best = (top1, rr, weights)
-    top1, rr, weights = best
-    return weights, top1 / max(1, len(gold_cases)), rr / max(1, len(gold_cases))
+    combos = np.asarray(list(itertools.product(*GRID_RANK.values())), dtype=np.float64)
+    top1 = np.zeros(len(combos))
+    rr = np.zeros(len(combos))
+    for record in gold_cases:
+        units = [u for g in record["guides"] for u in g["units"]]
+        sections = list(dict.fromkeys((u[0], u[1]) for u in units))
+        gold = tuple(record["gold"])
+        if gold not in sections:
+            continue
+        signals = np.asarray([[u[3].get(k, 0.0) for k in GRID_RANK] for u in units])
+        scores = combos @ signals.T  # (combinations, units)
+        owner = np.asarray([sections.index((u[0], u[1])) for u in units])
+        by_section = np.full((len(combos), len(sections)), -np.inf)
+        for column in range(len(sections)):
+            by_section[:, column] = scores[:, owner == column].max(axis=1)
+        gold_score = by_section[:, sections.index(gold)]
+        # Ties count against the gold section: the fit must not lean on the units' order.
+        rank = (by_section >= gold_score[:, None]).sum(axis=1)
+        top1 += rank == 1
+        rr += 1 / rank
+    best = max(range(len(combos)), key=lambda i: (top1[i], rr[i]))
+    weights = dict(zip(GRID_RANK, (float(v) for v in combos[best]), strict=True))
+    n = max(1, len(gold_cases))
+    return weights, float(top1[best]) / n, float(rr[best]) / n
 
 
 def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
@@ -110,9 +123,11 @@ def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
         if not ranked:
             continue
         best = ranked[0]
-        empty = empty or best[2] == "empty"
+        # An empty section, or a count the guide never states, abstains whatever its support.
+        empty = empty or best[2] == "empty" or bool(guide.get("unstated_count"))
         dense = sorted(u[3]["dense"] for u in ranked)
-        inputs.append({"dense": best[3]["dense"],
+        inputs.append({"dense": best[3]["dense"], "section": best[3].get("section", 0.0),
+                       "heading": best[3]["heading"],
                        "coverage": max(u[3]["coverage"] for u in ranked[:3]),
                        "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
                        "margin": best[3]["dense"] - dense[len(dense) // 2],
@@ -132,7 +147,7 @@ def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, f
     features, owner = np.asarray(rows), np.asarray(owner)
     empty = np.asarray([e for (_i, e), _a in prepared])
     abstain = np.asarray([a for _p, a in prepared])
-    best = (-1, {}, 0.0)
+    best = (-1, 0.0, {}, 0.0)
     for values in itertools.product(*(GRID_SUPPORT[k] for k in SUPPORT_SIGNALS)):
         per_row = features @ np.asarray(values)
         score = np.full(len(prepared), -np.inf)
@@ -145,12 +160,16 @@ def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, f
         predicted = (ranks[None, :] < np.arange(n + 1)[:, None]) | empty[None, :]
         correct = (predicted == abstain[None, :]).sum(axis=1)
         k = int(np.argmax(correct))
-        if correct[k] > best[0]:
-            low = sorted_score[k - 1] if k > 0 else sorted_score[0] - 1e-3
-            high = sorted_score[k] if k < n else sorted_score[-1] + 1e-3
-            best = (int(correct[k]), dict(zip(SUPPORT_SIGNALS, values, strict=True)),
+        low = sorted_score[k - 1] if k > 0 else sorted_score[0] - 1e-3
+        high = sorted_score[k] if k < n else sorted_score[-1] + 1e-3
+        # Among equally accurate weightings, the one whose threshold sits in the widest gap
+        # (relative to the spread of the scores) is the least fitted to these exact cases.
+        finite = sorted_score[np.isfinite(sorted_score)]
+        gap = float((high - low) / (finite.std() + 1e-9)) if len(finite) else 0.0
+        if (correct[k], gap) > best[:2]:
+            best = (int(correct[k]), gap, dict(zip(SUPPORT_SIGNALS, values, strict=True)),
                     round(float((low + high) / 2), 4))
-    correct, weights, threshold = best
+    correct, _gap, weights, threshold = best
     return weights, threshold, correct / max(1, len(prepared))
 
 

@@ -84,9 +84,16 @@ def build(tmp: Path, corpus: Path, embedder) -> Settings:
 def fake_assistant(tmp_path_factory, fake_embedder):
     """The multi-guide fixture corpus, indexed with the fake embedder."""
     from assistant.chat import Assistant
+    from assistant.evidence import Calibration
 
     settings = build(tmp_path_factory.mktemp("fake"), FIXTURE_GUIDES, fake_embedder)
-    return Assistant(settings, embedder=fake_embedder)
+    # Fixed weights for word-overlap vectors: the fitted calibration.json belongs to the real
+    # model's scores and changes with every refit; these tests are about everything else.
+    calibration = Calibration(
+        rank={"dense": 1.0, "keyword": 0.5, "coverage": 1.0, "level": 1.0, "heading": 1.0,
+              "section": 1.0, "count": 0.5},
+        support={"dense": 0.5, "coverage": 0.5, "level": 0.5}, threshold=0.15)
+    return Assistant(settings, embedder=fake_embedder, calibration=calibration)
 
 
 @pytest.fixture(scope="session")

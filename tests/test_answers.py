@@ -52,8 +52,7 @@ ROUTED = [
     ("Senior backend salary in Louvain", "leuven-backend", ["€61,800 – €87,550"]),
     ("What does a senior backend developer earn in Ghent?", "ghent-backend", ["€58,900 – €82,400"]),
     ("medior back-end pay in Gent?", "ghent-backend", ["€45,100 – €61,300"]),
-    pytest.param("What do tech leads in backend earn in Ghent?", "ghent-backend", ["€80,000 – €98,750"],
-                 marks=REGRESSION),
+    ("What do tech leads in backend earn in Ghent?", "ghent-backend", ["€80,000 – €98,750"]),
     ("Junior data scientist salary in Bruxelles", "brussels-data", ["€41,200 – €52,700"]),
     ("salary ranges for frontend developers in Antwerp", "antwerp-frontend", FIGURES["antwerp-frontend"]),
     ("What does a mid-level DevOps engineer earn in Leuven?", "leuven-devops", ["€50,200 – €67,400"]),
@@ -272,3 +271,14 @@ def test_a_language_named_alone_is_not_a_role(calibrated_assistant):
     assert not answer.abstained and "Java" in answer.answer
     # both sections of the guide that mention Java are fair answers
     assert answer.sources[0].section in ("About Backend Developers", "Market Demand")
+
+
+@pytest.mark.parametrize("question, answered", [
+    ("How many backend developers are there in Leuven?", False),  # only "5,000 researchers"
+    ("How many researchers does imec collaborate with? I hire backend developers in Leuven.", True),
+])
+def test_a_count_is_answered_only_by_a_number_of_what_is_counted(calibrated_assistant, question,
+                                                                 answered):
+    answer = calibrated_assistant.ask(question)
+    assert answer.abstained is not answered, answer.answer
+    assert ("5,000" in answer.answer) is answered

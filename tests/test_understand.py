@@ -160,6 +160,26 @@ def test_sibling_roles_are_told_apart_by_their_head_noun(text, role):
     assert parse_question(text, vocabulary).roles == (role,)
 
 
+@pytest.mark.parametrize("text, covered, role", [
+    ("QA testers", ["QA Engineers"], ("QA Engineers",)),  # the one QA guide serves
+    ("data engineers", ["Data Scientists"], ()),  # "data" alone says nothing
+    ("product managers", ["Product Owners"], ()),
+])
+def test_an_uncovered_role_borrows_a_covered_sibling_only_on_a_distinctive_word(text, covered, role):
+    assert parse_question(text, Vocabulary(covered)).roles == role
+
+
+@pytest.mark.parametrize("text, counted", [
+    ("How many backend developers are there in Leuven?", ("backend", "developers")),
+    ("Roughly how many software firms could I poach from?", ("software", "firms")),
+    ("Hoeveel backend developers zijn er in Leuven?", ("backend", "developers")),
+    ("Hoeveel verdient een junior backend developer?", ()),  # "how much", not a count
+    ("How big is Mechelen?", ()),
+])
+def test_what_a_count_question_counts(text, counted):
+    assert parse_question(text, VOCAB).counted == counted
+
+
 @pytest.mark.parametrize("question", ["Is that gross or net?", "Does that include bonuses?",
                                       "Is dat bruto of netto?"])
 def test_a_turn_that_points_back_keeps_the_previous_subject(question):

@@ -133,8 +133,10 @@ class Assistant:
         if target.about_country:  # only what the guide says about the country as a whole
             units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
+        sections = self.retriever.section_scores(target.guide.key, embedding)
         return rank_units(units, dense, keyword, query.terms, query.levels, self.term_weights,
-                          self.calibration, headings, count=query.count)
+                          self.calibration, headings, count=query.count, sections=sections,
+                          counted=query.counted)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         if query.smalltalk:

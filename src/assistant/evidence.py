@@ -10,13 +10,18 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
   whole corpus, that the unit or its heading contains (a word no guide uses weighs most);
 - `level`: the unit is a table row for a seniority level the question names;
 - `heading`: cosine of the question and the unit's section heading;
-- `count`: the question asks "how many" and the unit states a number that is not money.
+- `section`: cosine of the question and the unit's whole section (its section chunk);
+- `count`: the question asks "how many" and the unit states a number that is not money
+  (in the same sentence as what is counted, when the question says what and a guide uses
+  that word: "5,000 researchers" is no answer to "how many backend developers").
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
 weighted sum (`support`) over the best unit's dense score, level match and coverage, the
 coverage of the whole routed guide, how far the best unit stands out of its guide
 (`margin`), and the share of the question's words that no guide uses (`unseen`); the answer
-abstains under a threshold. Both weight vectors and the
+abstains under a threshold. A "how many X" question whose X the guide uses but never
+beside a number has no support whatever the weights: the guide does not state that count.
+Both weight vectors and the
 threshold are fitted on the dev split by `eval/calibrate.py` and read from
 `calibration.json` beside this file: no list of topics or subjects decides anything here.
 This module ranks; it does not compose sentences (`answer.py`) or choose guides.
@@ -38,8 +43,9 @@ from llama_index.core.schema import TextNode
 from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "count")
-SUPPORT_SIGNALS = ("dense", "coverage", "guide_coverage", "level", "margin", "unseen")
+RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count")
+SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "guide_coverage", "level", "margin",
+                   "unseen")
 
 
 @dataclass(frozen=True)
@@ -172,13 +178,27 @@ def unit_stems(node: TextNode) -> frozenset[str]:
     return found
 
 
+def quote_stems(node: TextNode) -> frozenset[str]:
+    """The stems of a unit's quote as the guide writes it (role and place words included)."""
+    key = "quote:" + node.metadata["digest"]
+    found = _STEMS.get(key)
+    if found is None:
+        found = _STEMS[key] = frozenset(stems(node.metadata["quote"]))
+    return found
+
+
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
-               count: bool = False) -> Ranking:
+               count: bool = False, sections: dict[str, float] | None = None,
+               counted: tuple[str, ...] = ()) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first."""
     if not units:
         return Ranking([], 0.0)
+    wanted = {stem(w) for w in counted}
+    # Only words this guide uses can be checked: "softwarebedrijven" is not read here.
+    wanted &= {found for node in units for found in unit_stems(node)} | {
+        found for node in units for found in quote_stems(node)}
     top_keyword = max(keyword.values(), default=0.0) or 1.0
     scored: list[Scored] = []
     found_anywhere: set[str] = set()
@@ -199,7 +219,9 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             # make every empty section outrank the prose that answers.
             "heading": 0.0 if meta["block"] == "empty"
             else max(0.0, (headings or {}).get(meta["section"], 0.0)),
-            "count": 1.0 if count and COUNTED.search(meta["quote"]) else 0.0,
+            "section": max(0.0, (sections or {}).get(meta["section"], 0.0)),
+            "count": 1.0 if count and COUNTED.search(meta["quote"])
+            and (not wanted or bool(wanted & quote_stems(node))) else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))
@@ -207,6 +229,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     best = scored[0]
     support_signals = {
         "dense": best.signals["dense"],
+        "section": best.signals["section"],
+        "heading": best.signals["heading"],
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
         "level": best.signals["level"],
@@ -217,6 +241,9 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     }
     support = calibration.support.get("bias", 0.0) + sum(
         calibration.support.get(name, 0.0) * value for name, value in support_signals.items())
+    if wanted and not any(s.signals["count"] for s in scored):
+        support_signals["unstated_count"] = 1.0
+        support = min(support, calibration.threshold - 1.0)
     return Ranking(scored, support, support_signals)
 
 

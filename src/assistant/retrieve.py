@@ -131,6 +131,7 @@ class HybridRetriever:
         self._by_id: dict[tuple[str, str], dict[str, TextNode]] = {}
         self._headings: dict[str, dict[str, np.ndarray]] = {}
         self._units: OrderedDict[str, tuple[ScopedDenseRetriever, BM25Retriever | None]] = OrderedDict()
+        self._sections: OrderedDict[str, ScopedDenseRetriever] = OrderedDict()
         self._all_by_id: dict[str, TextNode] | None = None
 
     def embed(self, text: str) -> list[float]:
@@ -188,6 +189,23 @@ class HybridRetriever:
         query = np.asarray(embedding, dtype=np.float32)
         query = query / (np.linalg.norm(query) or 1.0)
         return {heading: float(vector @ query) for heading, vector in self.heading_vectors(key).items()}
+
+    def section_scores(self, key: str, embedding: list[float]) -> dict[str, float]:
+        """Cosine of the query and each section's chunk (the best part of a long section): how
+        well a section as a whole answers, next to each of its units alone."""
+        dense = self._sections.get(key)
+        if dense is None:
+            nodes = self._guide_nodes(key)
+            dense = self._sections[key] = ScopedDenseRetriever(
+                self.store.chunk_vectors, (key,), len(nodes), self._nodes_by_id)
+            if len(self._sections) > BM25_CACHE_SCOPES:
+                self._sections.pop(next(iter(self._sections)))
+        scores: dict[str, float] = {}
+        for hit in dense.retrieve(QueryBundle("", embedding=embedding)):
+            if hit.score:
+                section = hit.node.metadata["section"]
+                scores[section] = max(scores.get(section, -1.0), 1.0 + math.log(hit.score))
+        return scores
 
     def unit_scores(self, key: str, text: str, embedding: list[float]
                     ) -> tuple[list[TextNode], dict[str, float], dict[str, float]]:

@@ -66,6 +66,12 @@ POINTS_BACK = re.compile(r"^(?:and |so |but )?(?:(?:is|are|was|were|does|do|did|
 # A question for a count prefers evidence that has a number (see evidence.py's "count").
 COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel|aantal|combien de|combien d|"
                    r"nombre de)\b")
+# What is counted: the words right after "how many" ("how many software firms"); an answer
+# to it must state a number of that (evidence.py verifies, it does not route). Not "hoeveel":
+# it is also "how much" ("hoeveel verdient…"), and a verb is not what is counted.
+COUNTED_AFTER = re.compile(r"\b(?:how many|number of|aantal|combien de|combien d|nombre de) "
+                           r"((?:[\w-]+ ?){1,3})"
+                           r"|\bhoeveel ((?:[\w-]+ ){1,3})(?=(?:zijn|werken|wonen|bestaan|zitten)\b)")
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
 # ("between junior and senior" is left alone: that is usually a comparison of the two.)
@@ -108,6 +114,7 @@ class Query:
     # routed guide repeats those words, so they would only favour the shortest units.
     search_text: str = ""
     count: bool = False  # asks "how many"
+    counted: tuple[str, ...] = ()  # the words naming what is counted, when it says
     followup: bool = False
 
     @property
@@ -117,7 +124,7 @@ class Query:
 
     @property
     def has_subject(self) -> bool:
-        return bool(self.terms or self.levels)
+        return bool(self.terms or self.levels or self.counted)  # "how many developers?" too
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,13 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     unknown_places = tuple(dict.fromkeys(p.title() for p in unknown))
 
     roles = vocabulary.match_roles(singular_tokens)
+    # "QA testers" when the guides cover QA Engineers only: the same people to a recruiter,
+    # and the guide's title in the answer's source says which role it is written for.
+    # Not when the shared word is vague: a data engineer is not a data scientist.
+    covered = {form.distinct: form for form in vocabulary.roles
+               if form.known and not all(w in VAGUE_MODIFIERS for w in form.distinct)}
+    roles = list(dict.fromkeys(form if form.known else covered.get(form.distinct, form)
+                               for form in roles))
     # "lead" before an article is a verb ("which firms lead the market"), not a level.
     level_text = re.sub(r"\blead (?=(?:the|a|an|de|het|een|le|la|les|un|une)\b)", "- ", corrected)
     levels = sorted({level for level, spellings in LEVELS.items()
@@ -272,6 +286,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         terms = tuple(dict.fromkeys(w for t in terms for w in GLOSS.get(t, t).split()
                                     if w not in STOPWORDS))
     return Query(
+        counted=counted_words(corrected, detected),
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
         unknown_places=unknown_places,
@@ -284,6 +299,21 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
         search_text=search or corrected, count=bool(COUNT.search(corrected)),
     )
+
+
+def counted_words(text: str, lang: str | None) -> tuple[str, ...]:
+    """The words after "how many", up to the first function word, glossed to English."""
+    found = COUNTED_AFTER.search(text)
+    if not found:
+        return ()
+    counted: list[str] = []
+    for word in (found.group(1) or found.group(2)).split():
+        if word in STOPWORDS:
+            break
+        counted.append(word)
+    if lang in ("nl", "fr"):
+        counted = [w for word in counted for w in GLOSS.get(word, word).split()]
+    return tuple(counted)
 
 
 def merge(query: Query, context: Query | None) -> Query:
@@ -321,6 +351,7 @@ def merge(query: Query, context: Query | None) -> Query:
         places=places, unknown_places=unknown_places, roles=roles,
         unknown_roles=unknown_roles, levels=levels, terms=terms, search_text=search,
         count=query.count or (not own_subject and context.count),
+        counted=query.counted or (() if own_subject else context.counted),
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
     )
