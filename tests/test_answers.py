@@ -282,3 +282,8 @@ def test_a_count_is_answered_only_by_a_number_of_what_is_counted(calibrated_assi
     answer = calibrated_assistant.ask(question)
     assert answer.abstained is not answered, answer.answer
     assert ("5,000" in answer.answer) is answered
+
+
+def test_what_a_role_does_is_answered_from_the_section_about_the_role(calibrated_assistant):
+    answer = calibrated_assistant.ask("What does a backend developer do in Leuven?")
+    assert not answer.abstained and answer.sources[0].section == "About Backend Developers"

@@ -166,8 +166,8 @@ def test_evidence_from_the_wrong_guide_fails_the_gates(routing_workspace, routin
     from assistant.chat import Assistant
 
     rank = Assistant.rank
-    monkeypatch.setattr(Assistant, "rank", lambda self, query, target, embedding: rank(
-        self, query, replace(target, guide=self.catalogue.guides[0]), embedding))
+    monkeypatch.setattr(Assistant, "rank", lambda self, query, target, embedding, *rest: rank(
+        self, query, replace(target, guide=self.catalogue.guides[0]), embedding, *rest))
     results = run_cases(routing_cases, routing_workspace)
     failed = {failure.gate for failure in check_gates(results, ROUTING_GATES)}
     assert failed & {"recall", "abstention_accuracy", "forbidden_cases"}, failed

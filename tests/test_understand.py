@@ -169,6 +169,18 @@ def test_an_uncovered_role_borrows_a_covered_sibling_only_on_a_distinctive_word(
     assert parse_question(text, Vocabulary(covered)).roles == role
 
 
+@pytest.mark.parametrize("text, who, describes", [
+    ("Who's hiring backend developers in Leuven?", True, False),
+    ("Wie zoekt backend developers in Gent?", True, False),
+    ("What does a backend developer do in Leuven?", False, True),
+    ("Que fait un développeur backend ?", False, True),
+    ("What do backend developers earn?", False, False),
+])
+def test_question_forms_that_say_what_kind_of_answer_is_wanted(text, who, describes):
+    query = parse_question(text, VOCAB)
+    assert (query.asks_who, query.describes_role) == (who, describes)
+
+
 @pytest.mark.parametrize("text, counted", [
     ("How many backend developers are there in Leuven?", ("backend", "developers")),
     ("Roughly how many software firms could I poach from?", ("software", "firms")),

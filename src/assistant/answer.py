@@ -31,7 +31,7 @@ from .phrases import (
     word,
 )
 from .understand import Query
-from .vocab import COUNTRY, level_of_label, normalize
+from .vocab import COUNTRY, level_of_label, normalize, singular, words
 
 MAX_QUOTE_SENTENCES = 2
 COVERAGE_ROLES, COVERAGE_PLACES = 6, 6
@@ -328,6 +328,12 @@ def overview_part(target: Target, query: Query) -> Part:
     if not prose:
         return _not_covered(guide, query.lang)
     section = prose[0]
+    if query.describes_role:  # "What does a DevOps engineer do?": the section about the role
+        role_words = {singular(w) for w in words(guide.role)}
+        place_words = set(words(guide.city or "")) | set(words(guide.country))
+        about_role = [s for s in prose if role_words & {singular(w) for w in words(s.heading)}
+                      and not place_words & set(words(s.heading))]
+        section = about_role[0] if about_role else section
     first = next(b for b in section.blocks if b.kind == "paragraph").lines[0]
     lines = sentences_of(first)[:MAX_QUOTE_SENTENCES]
     return _quote_lines(target, query, section, lines, 0.0)

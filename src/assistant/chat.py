@@ -32,7 +32,7 @@ from .phrases import say
 from .retrieve import HybridRetriever
 from .settings import Settings
 from .understand import Query, understand, vocabulary_for
-from .vocab import COUNTRY_ALIASES, words
+from .vocab import COUNTRY, COUNTRY_ALIASES, words
 
 
 def validate_question(question: Any, settings: Settings) -> str:
@@ -128,15 +128,21 @@ class Assistant:
         rarest = max((stem(t) for t in terms), key=self.term_weights.idf)
         return sorted(self._guides_of_stem.get(rarest, ()))
 
-    def rank(self, query: Query, target: Target, embedding: list[float]) -> Ranking:
+    def rank(self, query: Query, target: Target, embedding: list[float],
+             references: tuple[str, ...] = ()) -> Ranking:
+        """One guide's units ranked for `query`. `references` are the places the question
+        names that no routed guide is about ("cheaper than in Brussels?" to the Mechelen
+        guide): words to look for in its text, like any other content word."""
         units, dense, keyword = self.retriever.unit_scores(target.guide.key, query.search_text, embedding)
+        terms = query.terms + tuple(w for place in references for w in words(place)
+                                    if place != target.guide.city)
         if target.about_country:  # only what the guide says about the country as a whole
             units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
-        return rank_units(units, dense, keyword, query.terms, query.levels, self.term_weights,
+        return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
                           self.calibration, headings, count=query.count, sections=sections,
-                          counted=query.counted)
+                          counted=query.counted, who=query.asks_who)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         if query.smalltalk:
@@ -157,7 +163,9 @@ class Assistant:
                                    coverage=coverage(self.catalogue, query.lang)), "clarify"), {}
             route = Route(targets=[Target(self.catalogue.by_key[holders[0]], None)])
         embedding = self.retriever.embed(query.search_text)
-        rankings = {t.guide.key: self.rank(query, t, embedding) for t in route.targets}
+        covered = {t.asked_place for t in route.targets} | {t.guide.city for t in route.targets}
+        references = tuple(p for p in query.places if p not in covered and p != COUNTRY)
+        rankings = {t.guide.key: self.rank(query, t, embedding, references) for t in route.targets}
         answer = compose(query, route, self.catalogue, rankings, self.calibration.threshold)
         if answer.abstained and not query.has_slots:
             return off_topic(query, self.catalogue), rankings

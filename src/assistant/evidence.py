@@ -13,7 +13,8 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 - `section`: cosine of the question and the unit's whole section (its section chunk);
 - `count`: the question asks "how many" and the unit states a number that is not money
   (in the same sentence as what is counted, when the question says what and a guide uses
-  that word: "5,000 researchers" is no answer to "how many backend developers").
+  that word: "5,000 researchers" is no answer to "how many backend developers");
+- `names`: the question asks "who" and the unit is a list of names or one of its items.
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
 weighted sum (`support`) over the best unit's dense score, level match and coverage, the
@@ -43,7 +44,7 @@ from llama_index.core.schema import TextNode
 from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count")
+RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count", "names")
 SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "guide_coverage", "level", "margin",
                    "unseen")
 
@@ -191,7 +192,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
                count: bool = False, sections: dict[str, float] | None = None,
-               counted: tuple[str, ...] = ()) -> Ranking:
+               counted: tuple[str, ...] = (), who: bool = False) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first."""
     if not units:
         return Ranking([], 0.0)
@@ -222,6 +223,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             "section": max(0.0, (sections or {}).get(meta["section"], 0.0)),
             "count": 1.0 if count and COUNTED.search(meta["quote"])
             and (not wanted or bool(wanted & quote_stems(node))) else 0.0,
+            "names": 1.0 if who and meta["block"] in ("item", "list") else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))

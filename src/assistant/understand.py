@@ -66,6 +66,11 @@ POINTS_BACK = re.compile(r"^(?:and |so |but )?(?:(?:is|are|was|were|does|do|did|
 # A question for a count prefers evidence that has a number (see evidence.py's "count").
 COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel|aantal|combien de|combien d|"
                    r"nombre de)\b")
+# "What does a backend developer do?": the role itself is the subject (answer.overview_part).
+# Read only when the question has no other subject ("what do they do to stay current?" has).
+DESCRIBES_ROLE = re.compile(r"^(?:what (?:does|do) .+ do\b|wat (?:doet|doen) |que (?:fait|font) )")
+# "Who is hiring?" asks for names: it prefers a list of them (evidence.py's "names").
+WHO = re.compile(r"\b(who|whom|wie|qui)\b")
 # What is counted: the words right after "how many" ("how many software firms"); an answer
 # to it must state a number of that (evidence.py verifies, it does not route). Not "hoeveel":
 # it is also "how much" ("hoeveel verdient…"), and a verb is not what is counted.
@@ -115,6 +120,8 @@ class Query:
     search_text: str = ""
     count: bool = False  # asks "how many"
     counted: tuple[str, ...] = ()  # the words naming what is counted, when it says
+    asks_who: bool = False
+    describes_role: bool = False  # "what does a … do?"
     followup: bool = False
 
     @property
@@ -286,7 +293,8 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         terms = tuple(dict.fromkeys(w for t in terms for w in GLOSS.get(t, t).split()
                                     if w not in STOPWORDS))
     return Query(
-        counted=counted_words(corrected, detected),
+        counted=counted_words(corrected, detected), asks_who=bool(WHO.search(corrected)),
+        describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
         unknown_places=unknown_places,
@@ -352,6 +360,7 @@ def merge(query: Query, context: Query | None) -> Query:
         unknown_roles=unknown_roles, levels=levels, terms=terms, search_text=search,
         count=query.count or (not own_subject and context.count),
         counted=query.counted or (() if own_subject else context.counted),
+        asks_who=query.asks_who or (not own_subject and context.asks_who),
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
     )
