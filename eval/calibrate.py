@@ -37,10 +37,10 @@ GRID_RANK = {"dense": [1.0], "keyword": [0, 0.2, 0.4, 0.7, 1.0, 1.5],
              "coverage": [0, 0.2, 0.5, 1.0], "level": [0, 0.3, 0.6, 1.0],
              "heading": [0, 0.5, 1.0, 2.0, 3.0, 4.0], "section": [0, 1.0, 2.0, 3.0, 4.0, 6.0],
              "count": [0, 0.25, 0.5, 1.0], "names": [0, 0.5, 1.0, 2.0]}
-GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "section": [0], "heading": [0],
-                "coverage": [0, 0.25, 0.5, 1.0],
-                "guide_coverage": [0, 0.25, 0.5], "level": [0, 0.25, 0.5],
-                "margin": [0, 0.5, 1.0, 2.0], "unseen": [0, -0.25, -0.5, -1.0]}
+GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "section": [0, 0.5, 1.0], "heading": [0, 0.5, 1.0],
+                "coverage": [0, 0.25, 0.5, 1.0], "guide_coverage": [0, 0.25, 0.5],
+                "level": [0, 0.25, 0.5], "form": [0, 0.25, 0.5], "margin": [0, 0.5, 1.0],
+                "unseen": [0, -0.25, -0.5]}
 
 
 def collect(settings: Settings) -> list[dict]:
@@ -130,6 +130,7 @@ def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
         dense = sorted(u[3]["dense"] for u in ranked)
         inputs.append({"dense": best[3]["dense"], "section": best[3].get("section", 0.0),
                        "heading": best[3]["heading"],
+                       "form": max(best[3].get("count", 0.0), best[3].get("names", 0.0)),
                        "coverage": max(u[3]["coverage"] for u in ranked[:3]),
                        "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
                        "margin": best[3]["dense"] - dense[len(dense) // 2],
@@ -151,20 +152,24 @@ def _cost(predicted: np.ndarray, abstain: np.ndarray) -> np.ndarray:
 def _fit_threshold(score: np.ndarray, empty: np.ndarray, abstain: np.ndarray
                    ) -> tuple[int, float, float]:
     """The threshold (cases under it abstain) of least cost: (correct cases, threshold, the
-    gap it sits in relative to the scores' spread)."""
+    gap it sits in relative to the scores' spread). Empty-section cases abstain anyway."""
     order = np.argsort(score, kind="stable")
-    ranks = np.argsort(order, kind="stable")
     sorted_score = score[order]
     n = len(order)
-    # Row k: the k cases with the lowest support abstain (k = 0..n).
-    predicted = (ranks[None, :] < np.arange(n + 1)[:, None]) | empty[None, :]
-    correct = (predicted == abstain[None, :]).sum(axis=1)
-    k = int(np.argmin(_cost(predicted, abstain)))
+    should_answer = ~abstain[order] & ~empty[order]
+    should_abstain = abstain[order] & ~empty[order]
+    # Cut k: the k lowest-support cases abstain (k = 0..n).
+    refused = np.concatenate([[0], np.cumsum(should_answer)])
+    answered = should_abstain.sum() - np.concatenate([[0], np.cumsum(should_abstain)])
+    fixed = int((~abstain & empty).sum())  # an empty section refuses an answerable case
+    cost = FALSE_ANSWER_COST * answered + refused + fixed
+    k = int(np.argmin(cost))
+    correct = n - int(answered[k] + refused[k] + fixed)
     low = sorted_score[k - 1] if k > 0 else sorted_score[0] - 1e-3
     high = sorted_score[k] if k < n else sorted_score[-1] + 1e-3
     finite = sorted_score[np.isfinite(sorted_score)]
     gap = float((high - low) / (finite.std() + 1e-9)) if len(finite) else 0.0
-    return int(correct[k]), float((low + high) / 2), gap
+    return correct, float((low + high) / 2), gap
 
 
 def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, float]:

@@ -17,7 +17,8 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 - `names`: the question asks "who" and the unit is a list of names or one of its items.
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
-weighted sum (`support`) over the best unit's dense score, level match and coverage, the
+weighted sum (`support`) over the best unit's dense, section and heading scores, level match,
+coverage and form (a count or a list of names, when the question asks for one), the
 coverage of the whole routed guide, how far the best unit stands out of its guide
 (`margin`), and the share of the question's words that no guide uses (`unseen`); the answer
 abstains under a threshold. A "how many X" question whose X the guide uses but never
@@ -45,8 +46,8 @@ from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count", "names")
-SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "guide_coverage", "level", "margin",
-                   "unseen")
+SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "guide_coverage", "level", "form",
+                   "margin", "unseen")
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
         "level": best.signals["level"],
+        # The evidence has the form the question asks for: a count, a list of names.
+        "form": max(best.signals["count"], best.signals["names"]),
         # How far the best unit stands out of its guide: an off-topic question is about as
         # far from every unit.
         "margin": best.signals["dense"] - sorted(u.signals["dense"] for u in scored)[len(scored) // 2],
