@@ -27,7 +27,8 @@ from bench import BIN, ROOT, med, pct, wall  # eval/bench.py: same folder, share
 
 def eval_questions(count: int) -> list[str]:
     questions: list[str] = []
-    for path in sorted((ROOT / "eval" / "sets").glob("leuven-*.jsonl")):
+    # The dev split only: the test split's questions stay out of everything but the gate.
+    for path in sorted((ROOT / "eval" / "sets" / "dev").glob("leuven-*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 questions.append(json.loads(line)["turns"][0])

@@ -287,3 +287,19 @@ def test_a_count_is_answered_only_by_a_number_of_what_is_counted(calibrated_assi
 def test_what_a_role_does_is_answered_from_the_section_about_the_role(calibrated_assistant):
     answer = calibrated_assistant.ask("What does a backend developer do in Leuven?")
     assert not answer.abstained and answer.sources[0].section == "About Backend Developers"
+
+
+def test_a_message_asking_two_things_gets_both_answers(calibrated_assistant):
+    answer = calibrated_assistant.ask(
+        "What does a senior backend developer earn in Leuven, and which universities are there?")
+    assert not answer.abstained and "€61,800 – €87,550" in answer.answer
+    assert "KU Leuven" in answer.answer
+    assert {s.section for s in answer.sources} >= {"Salary Ranges", "Universities & Education"}
+    assert_invariants(answer)
+
+
+def test_a_part_the_guides_do_not_answer_is_named(calibrated_assistant):
+    answer = calibrated_assistant.ask(
+        "What does a senior backend developer earn in Leuven? What will the weather be tomorrow?")
+    assert not answer.abstained and "€61,800 – €87,550" in answer.answer
+    assert "What will the weather be tomorrow" in answer.answer

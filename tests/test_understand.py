@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.understand import Vocabulary, understand
+from assistant.understand import Vocabulary, question_parts, understand
 from assistant.understand import parse as parse_question
 
 ROLES = ["Backend Developers", "Data Scientists", "DevOps Engineers", "Frontend Developers"]
@@ -198,3 +198,19 @@ def test_a_turn_that_points_back_keeps_the_previous_subject(question):
     query = understand(question, turns("What does a senior backend developer earn in Leuven?"), VOCAB)
     assert query.levels == ("senior",) and "earn" in query.terms
     assert query.places == ("Leuven",)
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("How big is Mechelen, and how many companies there have a data platform team?",
+     ["How big is Mechelen?", "how many companies there have a data platform team?"]),
+    ("What do seniors earn in Leuven? Which companies hire them?",
+     ["What do seniors earn in Leuven?", "Which companies hire them?"]),
+    ("Wat verdient een senior in Gent, en welke bedrijven zoeken er?",
+     ["Wat verdient een senior in Gent?", "welke bedrijven zoeken er?"]),
+    # one question: a part pointing back at the first one's subject, a short aside, a list
+    ("Can employers sponsor a work permit, and how long does it take?", None),
+    ("OK, and what does a lead cloud engineer earn?", None),
+    ("What do juniors and seniors earn in Leuven?", None),
+])
+def test_a_message_asking_two_things_is_split_in_two(text, parts):
+    assert question_parts(text) == (parts or [text])

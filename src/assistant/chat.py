@@ -31,7 +31,7 @@ from .index import Store, server_errors
 from .phrases import say
 from .retrieve import HybridRetriever
 from .settings import Settings
-from .understand import Query, understand, vocabulary_for
+from .understand import Query, question_parts, understand, vocabulary_for
 from .vocab import COUNTRY, COUNTRY_ALIASES, words
 
 
@@ -104,11 +104,48 @@ class Assistant:
         started = time.perf_counter()
         text = validate_question(question, self.settings)
         turns = validate_history(history, self.settings)
-        query = self.understand(text, turns)
+        parts = question_parts(text)
         with server_errors(self.settings):
-            answer, rankings = self._answer(query)
+            if len(parts) == 2:
+                answer, rankings = self._two_parts(text, parts, turns)
+            else:
+                answer, rankings = self._answer(self.understand(text, turns))
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer, rankings
+
+    def _two_parts(self, text: str, parts: list[str], turns: list[dict]
+                   ) -> tuple[Answer, dict[str, Ranking]]:
+        """A message asking two things gets both answers, or the one the guides give and a
+        word on the other part. The second part is read in the first one's context (its
+        place and role); when neither part is answered, or a part is not a question for the
+        guides at all, the message is answered whole."""
+        first_query = self.understand(parts[0], turns)
+        second_query = self.understand(parts[1], [*turns, {"role": "user", "content": parts[0]}])
+        first, first_rankings = self._answer(first_query)
+        second, second_rankings = self._answer(second_query)
+        answered = [a for a in (first, second) if not a.abstained]
+        if (not answered or any(a.kind in ("smalltalk", "clarify") for a in (first, second))
+                or (not first.sources and not first.abstained)
+                or (not second.sources and not second.abstained)):
+            return self._answer(self.understand(text, turns))
+        rankings = {**second_rankings, **first_rankings}
+        if len(answered) == 1:
+            # One part answered: only when the message as a whole is supported too. Otherwise
+            # the answered part is likely a side word ("Do Leuven companies give stock
+            # options, and how much equity…?" is not a question about the companies list).
+            whole = self._answer(self.understand(text, turns))
+            if whole[0].abstained:
+                return whole
+            missing = parts[1] if answered[0] is first else parts[0]
+            lang = first_query.lang
+            return replace(answered[0], answer=f"{answered[0].answer} "
+                           f"{say('other_part', lang, part=missing.rstrip('?').strip())}"), rankings
+        if (first.sources[0].file, first.sources[0].section) == (
+                second.sources[0].file, second.sources[0].section):
+            return first, rankings  # both parts found the same evidence: say it once
+        return Answer(f"{first.answer} {second.answer}", abstained=False,
+                      sources=first.sources + second.sources,
+                      facts=first.facts + second.facts, kind="answer"), rankings
 
     def focus(self, query: Query) -> Query:
         """The query without the site's own vocabulary ("recruiting", "hire"): every guide

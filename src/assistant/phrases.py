@@ -10,6 +10,11 @@ from __future__ import annotations
 from .vocab import PLACE_NAMES
 
 TEMPLATES: dict[str, dict[str, str]] = {
+    "other_part": {
+        "en": "The guides do not answer the other part of the question (“{part}”).",
+        "nl": "Het andere deel van de vraag (“{part}”) beantwoorden de gidsen niet.",
+        "fr": "Les guides ne répondent pas à l'autre partie de la question (« {part} »).",
+    },
     "salary_one": {
         "en": "{level} {role} in {place} earn {range} {period}.",
         "nl": "{level} {role} in {place} verdienen {range} {period}.",

@@ -309,6 +309,27 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     )
 
 
+# Where a second question starts: after a question mark, or at "and" + a question word
+# ("How big is Mechelen, and how many companies there…?").
+_QUESTION_WORDS = (r"how|what|which|who|where|why|when|is|are|do|does|can|hoe|wat|welke|wie|waar|"
+                   r"waarom|wanneer|comment|combien|quel|quels|quelle|quelles|qui|ou|pourquoi|quand")
+PART_BREAK = re.compile(rf"\?\s+(?=\S)|,?\s+(?:and|en|et)\s+(?=(?:{_QUESTION_WORDS})\b)", re.IGNORECASE)
+# A part that points back at the first one's subject ("how long does it take?") is not a
+# question of its own; "they" and "them" are usually the people, whom the context supplies.
+_POINTS_INTO = re.compile(r"\b(it|this|that|het|dat|cela|ca)\b")
+
+
+def question_parts(text: str) -> list[str]:
+    """A message asking two things, split in two; otherwise the message alone. Only a part
+    that stands on its own is split off: one that points back stays with the first."""
+    pieces = [p.strip(" ,;") for p in PART_BREAK.split(text.strip(), maxsplit=1)]
+    # "OK, and what does a lead earn?": a part of a word or two is not a question.
+    if (len(pieces) != 2 or any(len(words(p)) < 3 for p in pieces)
+            or _POINTS_INTO.search(normalize(pieces[1]))):
+        return [text]
+    return [pieces[0] if pieces[0].endswith("?") else f"{pieces[0]}?", pieces[1]]
+
+
 def counted_words(text: str, lang: str | None) -> tuple[str, ...]:
     """The words after "how many", up to the first function word, glossed to English."""
     found = COUNTED_AFTER.search(text)
