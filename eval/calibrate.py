@@ -36,11 +36,13 @@ FOLDS = 5
 GRID_RANK = {"dense": [1.0], "keyword": [0, 0.2, 0.4, 0.7, 1.0, 1.5],
              "coverage": [0, 0.2, 0.5, 1.0], "level": [0, 0.3, 0.6, 1.0],
              "heading": [0, 0.5, 1.0, 2.0, 3.0, 4.0], "section": [0, 1.0, 2.0, 3.0, 4.0, 6.0],
-             "count": [0, 0.25, 0.5, 1.0], "names": [0, 0.5, 1.0, 2.0]}
+             "count": [0, 0.25, 0.5, 1.0], "names": [0, 0.5, 1.0, 2.0],
+             "money": [0, 0.5, 1.0, 2.0]}
 GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "section": [0, 0.5, 1.0], "heading": [0, 0.5, 1.0],
-                "coverage": [0, 0.25, 0.5, 1.0], "guide_coverage": [0, 0.25, 0.5],
-                "level": [0, 0.25, 0.5], "form": [0, 0.25, 0.5], "margin": [0, 0.5, 1.0],
-                "unseen": [0, -0.25, -0.5]}
+                "coverage": [0, 0.25, 0.5, 1.0], "section_coverage": [0, 0.25, 0.5, 1.0],
+                "guide_coverage": [0, 0.25, 0.5],
+                "level": [0, 0.25, 0.5], "form": [0, 0.25, 0.5], "margin": [0, 0.5],
+                "unseen": [0, -0.25]}
 
 
 def collect(settings: Settings) -> list[dict]:
@@ -75,6 +77,7 @@ def collect(settings: Settings) -> list[dict]:
                     "guides": [{"units": [[u.guide, u.section, u.block, u.signals] for u in r.units],
                                 "guide_coverage": r.signals.get("guide_coverage", 0.0),
                                 "unstated_count": r.signals.get("unstated_count", 0.0),
+                                "section_coverage": r.signals.get("section_coverage", 0.0),
                                 "unseen": r.signals.get("unseen", 0.0)}
                                for r in rankings.values()],
                 })
@@ -118,7 +121,9 @@ def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
 
 
 def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
-    """Support signals of each routed guide's best unit, and whether that unit is empty."""
+    """Support signals of each routed guide's best unit, and whether that unit is empty.
+    (`section_coverage` is as recorded, for the best unit under the weights of the run that
+    collected the records: it reads the section's words, which the records do not keep.)"""
     inputs, empty = [], False
     for guide in record["guides"]:
         ranked = _ranked(guide["units"], weights)
@@ -130,9 +135,10 @@ def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
         dense = sorted(u[3]["dense"] for u in ranked)
         inputs.append({"dense": best[3]["dense"], "section": best[3].get("section", 0.0),
                        "heading": best[3]["heading"],
-                       "form": max(best[3].get("count", 0.0), best[3].get("names", 0.0)),
+                       "form": max(best[3].get(k, 0.0) for k in ("count", "names", "money")),
                        "coverage": max(u[3]["coverage"] for u in ranked[:3]),
                        "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
+                       "section_coverage": guide.get("section_coverage", 0.0),
                        "margin": best[3]["dense"] - dense[len(dense) // 2],
                        "unseen": guide["unseen"]})
     return inputs, empty

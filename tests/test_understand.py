@@ -214,3 +214,13 @@ def test_a_turn_that_points_back_keeps_the_previous_subject(question):
 ])
 def test_a_message_asking_two_things_is_split_in_two(text, parts):
     assert question_parts(text) == (parts or [text])
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("what do backend devs make in Leuven", ("make",)),
+    ("Wat verdient een backend developer in Gent?", ("earn",)),
+    ("Which companies hire backend developers in Leuven?", ()),
+])
+def test_the_words_asking_for_an_amount(text, amount):
+    query = parse_question(text, VOCAB)
+    assert query.amount_words == amount and query.asks_amount == bool(amount)

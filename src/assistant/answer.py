@@ -317,6 +317,15 @@ def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: flo
         if named is not None:  # "What does imec do?": the sentence about it, not the list
             return sentence_part(target, query, Ranking([named], ranking.support))
         return list_part(target, query, section, best.score)
+    if any(block.kind == "table" for block in section.blocks):
+        # A sentence beside a salary table is a note on it ("Monthly figures exclude the
+        # 13th-month bonus"): the rows, then the note.
+        rows = salary_part(target, query, section, best.score)
+        if rows.grounded:
+            note = say("quote", lang, title=guide.title, section=section.heading,
+                       text=best.meta["quote"])
+            return Part(f"{rows.text} {note}", rows.sources + [
+                _source(guide, section.heading, best.meta["quote"], best.score)], rows.facts)
     return sentence_part(target, query, ranking)
 
 

@@ -157,9 +157,9 @@ class Assistant:
         return replace(query, search_text=" ".join(kept) or query.search_text, terms=terms)
 
     def _guides_with_rarest(self, terms: tuple[str, ...]) -> list[str]:
-        """The guides that hold the question's rarest word (every guide, with one)."""
-        if len(self.catalogue) == 1:
-            return [self.catalogue.guides[0].key]
+        """The guides that hold the question's rarest word; none when no guide uses it ("the
+        capital of Peru": a question that names neither place nor role and whose rarest word
+        no guide holds is not one for the guides, even with a single guide indexed)."""
         if not terms:
             return [guide.key for guide in self.catalogue.guides]
         rarest = max((stem(t) for t in terms), key=self.term_weights.idf)
@@ -179,7 +179,8 @@ class Assistant:
         sections = self.retriever.section_scores(target.guide.key, embedding)
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
                           self.calibration, headings, count=query.count, sections=sections,
-                          counted=query.counted, who=query.asks_who)
+                          counted=query.counted, who=query.asks_who,
+                          amount=query.asks_amount, amount_words=query.amount_words)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         if query.smalltalk:

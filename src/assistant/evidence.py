@@ -14,11 +14,12 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 - `count`: the question asks "how many" and the unit states a number that is not money
   (in the same sentence as what is counted, when the question says what and a guide uses
   that word: "5,000 researchers" is no answer to "how many backend developers");
-- `names`: the question asks "who" and the unit is a list of names or one of its items.
+- `names`: the question asks "who" and the unit is a list of names or one of its items;
+- `money`: the question asks for an amount of money and the unit states one.
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
 weighted sum (`support`) over the best unit's dense, section and heading scores, level match,
-coverage and form (a count or a list of names, when the question asks for one), the
+coverage and form (a count, a list of names or an amount, when the question asks for one), the
 coverage of the whole routed guide, how far the best unit stands out of its guide
 (`margin`), and the share of the question's words that no guide uses (`unseen`); the answer
 abstains under a threshold. A "how many X" question whose X the guide uses but never
@@ -45,9 +46,10 @@ from llama_index.core.schema import TextNode
 from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
-RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count", "names")
-SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "guide_coverage", "level", "form",
-                   "margin", "unseen")
+RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count", "names",
+                "money")
+SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "section_coverage",
+                   "guide_coverage", "level", "form", "margin", "unseen")
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Ranking:
 
 # A number that counts something: not an amount of money, a percentage or a year.
 COUNTED = re.compile(r"(?<![€$£\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*(?:%|k\b|€))")
+MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
 
@@ -189,11 +192,20 @@ def quote_stems(node: TextNode) -> frozenset[str]:
     return found
 
 
+def _above_median(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
+        return {}
+    ordered = sorted(scores.values())
+    middle = ordered[len(ordered) // 2]
+    return {key: max(0.0, value - middle) for key, value in scores.items()}
+
+
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
                count: bool = False, sections: dict[str, float] | None = None,
-               counted: tuple[str, ...] = (), who: bool = False) -> Ranking:
+               counted: tuple[str, ...] = (), who: bool = False, amount: bool = False,
+               amount_words: tuple[str, ...] = ()) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first."""
     if not units:
         return Ranking([], 0.0)
@@ -202,6 +214,10 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     wanted &= {found for node in units for found in unit_stems(node)} | {
         found for node in units for found in quote_stems(node)}
     top_keyword = max(keyword.values(), default=0.0) or 1.0
+    # Heading and section cosines above the guide's median: every heading is somewhat like
+    # every question, and a bare "About" (its role words taken out) like none.
+    headings = _above_median(headings or {})
+    sections = _above_median(sections or {})
     scored: list[Scored] = []
     found_anywhere: set[str] = set()
     for node in units:
@@ -220,25 +236,34 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             # An empty section's unit is its heading already: counting it twice would
             # make every empty section outrank the prose that answers.
             "heading": 0.0 if meta["block"] == "empty"
-            else max(0.0, (headings or {}).get(meta["section"], 0.0)),
-            "section": max(0.0, (sections or {}).get(meta["section"], 0.0)),
+            else headings.get(meta["section"], 0.0),
+            "section": sections.get(meta["section"], 0.0),
             "count": 1.0 if count and COUNTED.search(meta["quote"])
             and (not wanted or bool(wanted & quote_stems(node))) else 0.0,
             "names": 1.0 if who and meta["block"] in ("item", "list") else 0.0,
+            "money": 1.0 if amount and MONEY.search(meta["quote"]) else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))
     scored.sort(key=lambda s: (-s.score, s.meta["order"], s.meta["position"]))
     best = scored[0]
+    # What the question asks beyond an amount ("Telenet" in "what does Telenet pay?"), found
+    # anywhere in the best unit's section: a pay table answers pay, not pensions or a gap.
+    beyond = tuple(t for t in terms if t not in amount_words)
+    in_section: set[str] = set()
+    for unit in scored:
+        if unit.section == best.section:
+            in_section |= unit_stems(unit.node)
     support_signals = {
         "dense": best.signals["dense"],
+        "section_coverage": weights.coverage(beyond, in_section) if beyond else 1.0,
         "section": best.signals["section"],
         "heading": best.signals["heading"],
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
         "level": best.signals["level"],
         # The evidence has the form the question asks for: a count, a list of names.
-        "form": max(best.signals["count"], best.signals["names"]),
+        "form": max(best.signals["count"], best.signals["names"], best.signals["money"]),
         # How far the best unit stands out of its guide: an off-topic question is about as
         # far from every unit.
         "margin": best.signals["dense"] - sorted(u.signals["dense"] for u in scored)[len(scored) // 2],

@@ -69,6 +69,12 @@ COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel|aantal|comb
 # "What does a backend developer do?": the role itself is the subject (answer.overview_part).
 # Read only when the question has no other subject ("what do they do to stay current?" has).
 DESCRIBES_ROLE = re.compile(r"^(?:what (?:does|do) .+ do\b|wat (?:doet|doen) |que (?:fait|font) )")
+# A question for an amount of money ("what do they make?", "wat verdient…", "combien gagne…")
+# prefers evidence that states one (evidence.py's "money"): the form of the answer, like a
+# count or a list of names, never a gate.
+AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*|wages?|comp|"
+                    r"compensation|package|budget|verdien\w*|loon|lonen|salaris\w*|betaal\w*|"
+                    r"gagne\w*|salaire\w*|remuner\w*|paye\w*)\b")
 # "Who is hiring?" asks for names: it prefers a list of them (evidence.py's "names").
 WHO = re.compile(r"\b(who|whom|wie|qui)\b")
 # What is counted: the words right after "how many" ("how many software firms"); an answer
@@ -121,6 +127,8 @@ class Query:
     count: bool = False  # asks "how many"
     counted: tuple[str, ...] = ()  # the words naming what is counted, when it says
     asks_who: bool = False
+    asks_amount: bool = False  # asks for an amount of money
+    amount_words: tuple[str, ...] = ()  # the content words that ask for it ("earn", "salary")
     describes_role: bool = False  # "what does a … do?"
     followup: bool = False
 
@@ -284,6 +292,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     slot_words |= role_words
     slot_words |= {w for spellings in LEVELS.values() for s in spellings for w in s.split()}
     terms = tuple(dict.fromkeys(t for t in tokens if t not in STOPWORDS and t not in slot_words
+                                and singular(t) not in slot_words  # "devops" is "devop"'s
                                 and len(t) > 1 and not t.isdigit()))
     place_words = {w for alias, _ in vocabulary.place_aliases for w in alias.split()}
     search = " ".join(t for t in tokens if t not in place_words
@@ -294,6 +303,8 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
                                     if w not in STOPWORDS))
     return Query(
         counted=counted_words(corrected, detected), asks_who=bool(WHO.search(corrected)),
+        asks_amount=bool(AMOUNT.search(corrected)),
+        amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
         describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
@@ -382,6 +393,8 @@ def merge(query: Query, context: Query | None) -> Query:
         count=query.count or (not own_subject and context.count),
         counted=query.counted or (() if own_subject else context.counted),
         asks_who=query.asks_who or (not own_subject and context.asks_who),
+        asks_amount=query.asks_amount or (not own_subject and context.asks_amount),
+        amount_words=query.amount_words if own_subject else context.amount_words,
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
     )
