@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index report bench bench-core calibrate chromium
+.PHONY: install run test lint index report bench bench-core calibrate chromium ingest-faults
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -23,8 +23,9 @@ install: $(STAMP)
 
 # Always brought in step with corpus/: a no-op when nothing changed (no model load, <1 s of
 # Chroma reads after the imports), and it upgrades an index built by an older version.
+# Exit 4 = indexed, but some corpus files were skipped (named on stderr): still serve the rest.
 index: install
-	$(BIN)/assistant ingest
+	$(BIN)/assistant ingest || [ $$? -eq 4 ]
 
 run: index
 	$(BIN)/assistant serve
@@ -63,3 +64,10 @@ bench-core: install
 
 bench: install
 	$(BIN)/python eval/bench.py --json eval/out/bench.json $(BENCH_ARGS)
+
+# Issue 11: the shipped guide next to a 6,000-section guide, a 20 MB file and a bad front
+# matter, ingested by `assistant ingest` into a temp index. Prints wall time, skipped files and
+# whether the shipped guide answers. Target: under 2 min on 2 cores; measured 337 s with the
+# cores shared (load 3-4), nearly all of it embedding the big guide's 12,000 chunks.
+ingest-faults: install
+	$(BIN)/python eval/ingest_faults.py

@@ -116,6 +116,21 @@ def shipped_index(tmp_path_factory, real_embedder) -> Settings:
     return build(tmp_path_factory.mktemp("shipped"), SHIPPED_CORPUS, real_embedder)
 
 
+def snapshot(settings: Settings) -> dict:
+    """Everything a reader can see in the index: chunk and guide ids with their metadata."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(settings.index))
+    chunks = client.get_collection("assistant_chunks").get(include=["metadatas"])
+    guides = client.get_collection("assistant_guides").get(include=["metadatas"])
+    return {
+        "chunks": sorted((cid, sorted(meta.items()))
+                         for cid, meta in zip(chunks["ids"], chunks["metadatas"], strict=True)),
+        "guides": sorted((gid, sorted(meta.items()))
+                         for gid, meta in zip(guides["ids"], guides["metadatas"], strict=True)),
+    }
+
+
 def copy_corpus(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     return target

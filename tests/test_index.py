@@ -19,25 +19,12 @@ from assistant.corpus import parse_guide
 from assistant.errors import NoIndexError
 from assistant.index import chroma_client, ingest
 from assistant.settings import Settings
-from conftest import ASSISTANT_BIN, FIXTURE_GUIDES, ROOT, SHIPPED_CORPUS, copy_corpus, run_cli
+from conftest import ASSISTANT_BIN, FIXTURE_GUIDES, ROOT, SHIPPED_CORPUS, copy_corpus, run_cli, snapshot
 
 pytestmark = pytest.mark.integration
 SEED = (SHIPPED_CORPUS / "backend-developers-in-leuven.txt").read_text(encoding="utf-8")
 CITIES = ["Leuven", "Ghent", "Antwerp", "Bruges", "Mechelen", "Namur", "Hasselt", "Charleroi",
           "Kortrijk", "Mons", "Ostend", "Aalst", "Genk", "Wavre", "Turnhout", "Arlon", "Roeselare"]
-
-
-def snapshot(settings: Settings) -> dict:
-    """Everything a reader can see in the index: chunk and guide ids with their metadata."""
-    client = chromadb.PersistentClient(path=str(settings.index))
-    chunks = client.get_collection("assistant_chunks").get(include=["metadatas"])
-    guides = client.get_collection("assistant_guides").get(include=["metadatas"])
-    return {
-        "chunks": sorted((cid, sorted(meta.items()))
-                         for cid, meta in zip(chunks["ids"], chunks["metadatas"], strict=True)),
-        "guides": sorted((gid, sorted(meta.items()))
-                         for gid, meta in zip(guides["ids"], guides["metadatas"], strict=True)),
-    }
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
@@ -126,10 +113,21 @@ def test_bad_files_are_named_and_the_rest_ingests(tmp_path, real_embedder):
     corpus = copy_corpus(FIXTURE_GUIDES, tmp_path / "c")
     (corpus / "broken-latin1.txt").write_bytes("Recruiting QA Engineers in Gent\ncaf\xe9".encode("latin-1"))
     (corpus / "empty.txt").write_bytes(b"")
-    result = run_cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "i"))
-    assert result.returncode == 0, result.stderr
+    (corpus / "dated.md").write_text("---\nurl: 2024-01-01\n---\n# Recruiting QA Engineers in Gent\n")
+    (corpus / "huge.txt").write_text("Recruiting QA Engineers in Gent\n" + "Filler text.\n" * 2000)
+    env = {"ASSISTANT_MAX_GUIDE_BYTES": "20000"}
+    result = run_cli("ingest", "--corpus", str(corpus), "--index", str(tmp_path / "i"), env=env)
+    assert result.returncode == 4, result.stderr  # indexed, some files skipped (issue 11)
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == 4
     assert "broken-latin1.txt: not UTF-8" in result.stderr and "empty.txt: the file is empty" in result.stderr
-    assert "6 guides" in result.stdout and "Traceback" not in result.stderr
+    assert "c/dated.md: front matter `url` must be text, got a date" in result.stderr
+    assert "c/huge.txt: 26,032 bytes is over the guide size limit of 20,000 bytes" in result.stderr
+    assert "6 guides" in result.stdout and "4 file(s) skipped" in result.stdout
+    assert "Traceback" not in result.stderr
+    answer = run_cli("ask", "What does a senior backend developer earn in Leuven?",
+                     "--index", str(tmp_path / "i"))
+    assert answer.returncode == 0 and "€61,800 – €87,550" in answer.stdout
 
 
 def test_a_guide_that_breaks_later_keeps_its_last_good_version(tmp_path, real_embedder):

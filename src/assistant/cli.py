@@ -42,6 +42,9 @@ def clean_errors(command):
     return wrapper
 
 
+# `assistant ingest` indexed the good guides but skipped some files (issue 11).
+EXIT_SKIPPED = 4
+
 index_option = click.option("--index", "index", type=click.Path(path_type=Path), default=None,
                             help="index folder (default $ASSISTANT_INDEX or .index/)")
 
@@ -58,7 +61,19 @@ def main() -> None:
 @index_option
 @clean_errors
 def ingest(corpus: Path | None, index: Path | None) -> None:
-    """Build or update the index from the corpus folder."""
+    """Build or update the index from the corpus folder.
+
+    A file that cannot be used (unreadable, not a guide, bad front matter, over
+    ASSISTANT_MAX_GUIDE_BYTES) is skipped with one line on stderr naming it and why; every
+    other guide is indexed.
+
+    \b
+    Exit codes:
+      0  every guide indexed
+      4  indexed, but some files were skipped (see the "skipped" lines)
+      2  no guide could be indexed, or bad usage
+      1  failure (e.g. another ingest is running, Chroma unreachable)
+    """
     from tqdm import tqdm
 
     from .corpus import guide_paths
@@ -76,8 +91,10 @@ def ingest(corpus: Path | None, index: Path | None) -> None:
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(report.summary())
-    if report.errors and report.guides == 0:
-        sys.exit(2)
+    if report.errors:
+        # Non-zero either way, so that CI or cron notices a skipped file; 4 (not 2) tells a
+        # script that the index is usable and holds every other guide.
+        sys.exit(2 if report.guides == 0 else EXIT_SKIPPED)
 
 
 def _assistant(index: Path | None):

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .front_matter import FrontMatterError, split_front_matter, validate_front_matter
 from .vocab import COUNTRY, COUNTRY_ALIASES, PLACES, normalize, section_topic, words
 
 GUIDE_SUFFIXES = (".txt", ".md")
@@ -251,23 +252,6 @@ def _sections(lines: list[str], is_heading) -> list[Section]:
     return [s for s in sections if not (s.heading == "Introduction" and s.is_empty)]
 
 
-def _front_matter(text: str) -> tuple[dict, str]:
-    if not text.startswith("---"):
-        return {}, text
-    end = text.find("\n---", 3)
-    if end < 0:
-        return {}, text
-    import yaml
-
-    try:
-        meta = yaml.safe_load(text[3:end]) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"front matter is not valid YAML ({error.__class__.__name__})") from None
-    if not isinstance(meta, dict):
-        raise ValueError("front matter is not a mapping")
-    return meta, text[end + 4:].lstrip("\n")
-
-
 def canonical_place(name: str) -> tuple[str | None, str]:
     """(city, country) for a place name in any of the three languages."""
     key = normalize(name)
@@ -279,14 +263,24 @@ def canonical_place(name: str) -> tuple[str | None, str]:
     return name.strip(), COUNTRY
 
 
-def parse_guide(path: Path, corpus_dir: Path) -> Guide:
-    """Parse one guide file; raises `CorpusError` naming the file."""
+def parse_guide(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> Guide:
+    """Parse one guide file; raises `CorpusError` naming the file.
+
+    A file over `max_bytes` is refused before it is read: a guide is tens of kilobytes, and a
+    20 MB file (an export gone wrong, a dump dropped in the folder) would take the ingest
+    tens of minutes and over a gigabyte of memory to chunk and embed."""
     key = path.relative_to(corpus_dir).as_posix()
     shown = f"{corpus_dir.name}/{key}"
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            # Never more than the limit and one byte: a file that grew since stat() is refused too.
+            raw = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
     except OSError as error:
         raise CorpusError(f"{shown}: cannot be read ({error.strerror})", key) from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise CorpusError(f"{shown}: {_size(max(size, len(raw)))} is over the guide size limit of "
+                          f"{_size(max_bytes)} (ASSISTANT_MAX_GUIDE_BYTES)", key)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -296,8 +290,9 @@ def parse_guide(path: Path, corpus_dir: Path) -> Guide:
     if "\x00" in text:
         raise CorpusError(f"{shown}: contains binary data", key)
     try:
-        meta, body = _front_matter(text) if path.suffix == ".md" else ({}, text)
-    except ValueError as error:
+        raw_meta, body = split_front_matter(text) if path.suffix == ".md" else ({}, text)
+        meta = validate_front_matter(raw_meta)
+    except FrontMatterError as error:
         raise CorpusError(f"{shown}: {error}", key) from None
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     while lines and not lines[0].strip():
@@ -311,18 +306,18 @@ def parse_guide(path: Path, corpus_dir: Path) -> Guide:
         sections = _sections(_join_md_paragraphs(lines[1:]), is_heading)
     else:
         sections = _sections(lines[1:], _is_heading)
-    title = str(meta.get("title") or title)
+    title = meta.get("title") or title
     match = TITLE.match(title)
-    role = str(meta.get("role") or (match["role"] if match else "")).strip()
-    place = str(meta.get("city") or (match["place"] if match else "")).strip()
+    role = (meta.get("role") or (match["role"] if match else "")).strip()
+    place = (meta.get("city") or (match["place"] if match else "")).strip()
     if not role or not place:
         raise CorpusError(
             f"{shown}: line 1 must read 'Recruiting <Role> in <Place>' "
             "(or give role and city in front matter)", key
         )
     city, country = canonical_place(place)
-    country = str(meta.get("country") or country)
-    if meta.get("city") and normalize(str(meta["city"])) in COUNTRY_ALIASES:
+    country = meta.get("country") or country
+    if meta.get("city") and normalize(meta["city"]) in COUNTRY_ALIASES:
         city = None
     return Guide(key=key, file=shown, title=title, role=role, city=city, country=country,
                  url=meta.get("url"), sections=sections, digest=hashlib.sha256(raw).hexdigest())
@@ -348,14 +343,19 @@ def guide_paths(corpus_dir: Path) -> list[Path]:
                   and not p.name.startswith("."))
 
 
-def load_corpus(corpus_dir: Path) -> tuple[list[Guide], list[CorpusError]]:
-    """Every guide that parses, and one error per file that does not."""
+def _size(count: int) -> str:
+    return f"{count / 1_000_000:.1f} MB" if count >= 100_000 else f"{count:,} bytes"
+
+
+def load_corpus(corpus_dir: Path, max_bytes: int | None = None
+                ) -> tuple[list[Guide], list[CorpusError]]:
+    """Every guide that parses, and one error per file that does not (or is over `max_bytes`)."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
     guides, errors = [], []
     for path in guide_paths(corpus_dir):
         try:
-            guides.append(parse_guide(path, corpus_dir))
+            guides.append(parse_guide(path, corpus_dir, max_bytes))
         except CorpusError as error:
             errors.append(error)
     return guides, errors

@@ -15,12 +15,20 @@ A guide's record is written after its chunks, so a guide whose record is missing
 simply ingested again on the next run: killing an ingest at any moment loses nothing.
 Embeddings are always computed by our own embedder and passed in; Chroma's default embedding
 function (which downloads a model) is never used.
+
+Faults stay with their file (issue 11): a guide that cannot be read, parsed, chunked or
+serialised, or is over `Settings.max_guide_bytes`, is skipped with one line in
+`IngestReport.errors`, before any of its chunks is written, and the other guides are indexed.
+A skipped guide that was indexed before keeps that version; one that never was leaves
+nothing, and chunks left without a record by an earlier failure are deleted. Every write
+is cut into batches the client accepts (`Store.write_batch`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +60,8 @@ WRITE_GROUP_CHUNKS = 2048
 # What a chunk record carries besides its vector and text: the filter, a label for whoever
 # browses the collection, and the change detector.
 CHUNK_RECORD_KEYS = ("guide", "section", "digest")
+# Records per write when a Chroma server does not say its limit (it normally does).
+FALLBACK_WRITE_BATCH = 1000
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -156,6 +166,14 @@ class Store:
                 else get(names[1], embedding_function=None)
         self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
 
+    @functools.cached_property
+    def write_batch(self) -> int:
+        """The most records one write may carry: Chroma refuses a bigger batch outright (5,461
+        for the embedded client), which a guide of a few thousand sections exceeds. Asked
+        only when writing: for a server it is a request, which readers need not pay."""
+        limit = int(self.client.get_max_batch_size())
+        return limit if limit > 0 else FALLBACK_WRITE_BATCH
+
     def guide_digests(self) -> dict[str, tuple[str, int]]:
         records = self.guides.get(include=["metadatas"])
         return {gid: (meta["digest"], int(meta["chunks"]))
@@ -231,20 +249,17 @@ def ingest(settings: Settings, embedder: Any, client: Any = None,
            progress: Callable[[int], Any] | None = None) -> IngestReport:
     """Bring the index in step with the corpus folder; see the module docstring."""
     started = time.perf_counter()
-    guides, errors = load_corpus(settings.corpus)
-    report = IngestReport(guides=len(guides), errors=[str(error) for error in errors])
-    failed_keys = {error.key for error in errors if error.key}
-    for guide in guides:
-        heading = guide.cut_off()
-        if heading:
-            report.warnings.append(f"{guide.file}: the text of “{heading}” stops mid-sentence "
-                                   "(a truncated export?)")
+    guides, errors = load_corpus(settings.corpus, settings.max_guide_bytes)
     if not guides and not errors:
         raise CorpusError(f"corpus folder {settings.corpus} holds no .txt or .md guides")
+    if progress and errors:
+        progress(len(errors))
+    report = IngestReport()
     with ingest_lock(settings), server_errors(settings):
         store = Store(settings, client=client, create=True)
         known = store.guide_digests()
-        changed: list[tuple[Guide, list[TextNode]]] = []
+        indexed: list[Guide] = []
+        changed: list[_Changed] = []
         for guide in guides:
             recorded = known.get(guide.key)
             if recorded and recorded[0] == _record_digest(guide):
@@ -252,7 +267,21 @@ def ingest(settings: Settings, embedder: Any, client: Any = None,
                 if progress:
                     progress(1)
             else:
-                changed.append((guide, guide_nodes(guide)))
+                try:
+                    changed.append(_prepare(guide))
+                except Exception as error:  # a chunking or serialising bug on one file: skip it
+                    errors.append(CorpusError(f"{guide.file}: cannot be indexed "
+                                              f"({error.__class__.__name__}: {_reason(error)})",
+                                              guide.key))
+                    if progress:
+                        progress(1)
+                    continue
+            indexed.append(guide)
+        report.guides = len(indexed)
+        failed_keys = {error.key for error in errors if error.key}
+        report.errors = [f"{error} (its previous version stays indexed)" if error.key in known
+                         else str(error) for error in errors]
+        report.warnings = _warnings(indexed)
         # Writes stay in the embedding thread: overlapping them with the next group's encode
         # was measured slower on 2 cores (the writer steals a core from torch's two threads).
         for group in _groups(changed):
@@ -260,31 +289,72 @@ def ingest(settings: Settings, embedder: Any, client: Any = None,
             _store(store, planned, embedder.get_text_embedding_batch(planned.texts))
             if progress:
                 progress(len(group))
-        keep = {guide.key for guide in guides} | failed_keys
+        # A skipped guide keeps its record (and chunks) from an earlier good ingest, if any.
+        keep = {guide.key for guide in indexed} | failed_keys
         for key in sorted(set(known) - keep):
             report.deleted += len(store.chunk_digests(key))
             store.chunks.delete(where={"guide": key})
             store.guides.delete(ids=[key])
             report.removed_guides += 1
-        # Chunks of a guide whose record never got written (killed mid-ingest) and whose
-        # file has gone since.
-        orphans = store.chunks.get(where={"guide": {"$nin": sorted(keep)}}, include=[])["ids"] \
-            if keep else store.chunks.get(include=[])["ids"]
+        # Chunks without a guide record: an ingest killed (or failed) mid-guide left them. A
+        # skipped guide's are among them when it never had a record (the 17 chunks a bad
+        # front matter used to leave): a clean build would not have them either.
+        whole = {guide.key for guide in indexed} | (failed_keys & set(known))
+        orphans = store.chunks.get(where={"guide": {"$nin": sorted(whole)}}, include=[])["ids"] \
+            if whole else store.chunks.get(include=[])["ids"]
         if orphans:
-            store.chunks.delete(ids=orphans)
+            _in_batches(store.chunks.delete, store.write_batch, orphans)
             report.deleted += len(orphans)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _groups(changed: list[tuple[Guide, list[TextNode]]]
-            ) -> Iterator[list[tuple[Guide, list[TextNode]]]]:
+def _warnings(guides: list[Guide]) -> list[str]:
+    warnings = []
+    for guide in guides:
+        heading = guide.cut_off()
+        if heading:
+            warnings.append(f"{guide.file}: the text of “{heading}” stops mid-sentence "
+                            "(a truncated export?)")
+    return warnings
+
+
+@dataclass
+class _Changed:
+    """A guide to (re)write, with everything that can fail on its content done already."""
+
+    guide: Guide
+    nodes: list[TextNode]
+    record: dict[str, Any]  # the guide record's metadata
+
+
+def _prepare(guide: Guide) -> _Changed:
+    # The record is serialised here, before any chunk is written: when it failed after the
+    # chunks (a date in front matter is not JSON), the guide's chunks stayed as orphans.
+    nodes = guide_nodes(guide)
+    record = {"digest": _record_digest(guide), "chunks": len(nodes), "title": guide.title,
+              "role": guide.role, "city": guide.city or "", "country": guide.country,
+              "parsed": json.dumps(guide.to_dict(), ensure_ascii=False)}
+    bad = [key for key, value in record.items() if not isinstance(value, str | int)]
+    if bad:
+        raise TypeError(f"record fields {bad} are not text")
+    return _Changed(guide, nodes, record)
+
+
+def _in_batches(write: Callable[..., Any], limit: int, ids: list[str], **columns: list[Any]) -> None:
+    """One write as several of at most `limit` records each, in order."""
+    for start in range(0, len(ids), limit):
+        write(ids=ids[start:start + limit],
+              **{name: values[start:start + limit] for name, values in columns.items()})
+
+
+def _groups(changed: list[_Changed]) -> Iterator[list[_Changed]]:
     """Whole guides, about WRITE_GROUP_CHUNKS chunks per group."""
-    group: list[tuple[Guide, list[TextNode]]] = []
+    group: list[_Changed] = []
     size = 0
-    for guide, nodes in changed:
-        group.append((guide, nodes))
-        size += len(nodes)
+    for item in changed:
+        group.append(item)
+        size += len(item.nodes)
         if size >= WRITE_GROUP_CHUNKS:
             yield group
             group, size = [], 0
@@ -294,7 +364,7 @@ def _groups(changed: list[tuple[Guide, list[TextNode]]]
 
 @dataclass
 class _Planned:
-    guides: list[tuple[Guide, int]]  # each guide and its chunk count
+    items: list[_Changed]
     to_embed: list[TextNode]
     to_delete: list[str]
     kept: dict[str, list[Any]]  # guide key -> vectors of its chunks that stay as they are
@@ -302,7 +372,7 @@ class _Planned:
     @property
     def untitled(self) -> list[Guide]:
         """Guides without any chunk: their record's vector is their title's."""
-        return [guide for guide, count in self.guides if count == 0]
+        return [item.guide for item in self.items if not item.nodes]
 
     @property
     def texts(self) -> list[str]:
@@ -310,11 +380,12 @@ class _Planned:
                 + [guide.title for guide in self.untitled])
 
 
-def _plan(store: Store, group: list[tuple[Guide, list[TextNode]]], report: IngestReport) -> _Planned:
+def _plan(store: Store, group: list[_Changed], report: IngestReport) -> _Planned:
     """Which chunks of these guides need embedding and which stored ones go (one Chroma read)."""
-    old_by_guide = store.chunk_records_of([guide.key for guide, _nodes in group])
-    planned = _Planned(guides=[], to_embed=[], to_delete=[], kept={})
-    for guide, nodes in group:
+    old_by_guide = store.chunk_records_of([item.guide.key for item in group])
+    planned = _Planned(items=group, to_embed=[], to_delete=[], kept={})
+    for item in group:
+        guide, nodes = item.guide, item.nodes
         records = old_by_guide.get(guide.key, {})
         old = {cid: digest for cid, (digest, _vector) in records.items()}
         new_ids = {node.node_id for node in nodes}
@@ -333,17 +404,18 @@ def _plan(store: Store, group: list[tuple[Guide, list[TextNode]]], report: Inges
         stale = [cid for cid in old if cid not in new_ids]
         report.deleted += len(stale)
         planned.to_delete.extend(stale)
-        planned.guides.append((guide, len(nodes)))
     return planned
 
 
 def _store(store: Store, planned: _Planned, vectors: list[list[float]]) -> None:
+    limit = store.write_batch
     if planned.to_delete:
-        store.chunks.delete(ids=planned.to_delete)
+        _in_batches(store.chunks.delete, limit, planned.to_delete)
     if planned.to_embed:
-        # One call: a group is a few thousand records, far below Chroma's batch limit.
-        store.chunks.add(
-            ids=[node.node_id for node in planned.to_embed],
+        # In batches: one guide of 6,000 sections is 12,000 chunks, over Chroma's limit.
+        _in_batches(
+            store.chunks.add, limit,
+            [node.node_id for node in planned.to_embed],
             embeddings=vectors[:len(planned.to_embed)],
             metadatas=[{key: node.metadata[key] for key in CHUNK_RECORD_KEYS}
                        for node in planned.to_embed],
@@ -355,19 +427,14 @@ def _store(store: Store, planned: _Planned, vectors: list[list[float]]) -> None:
         members.setdefault(node.metadata["guide"], []).append(vector)
     titles = dict(zip([g.key for g in planned.untitled], vectors[len(planned.to_embed):], strict=True))
     records = []
-    for guide, _count in planned.guides:
-        if guide.key in titles:
-            records.append(list(titles[guide.key]))
+    for item in planned.items:
+        key = item.guide.key
+        if key in titles:
+            records.append(list(titles[key]))
             continue
-        mean = np.mean(np.asarray(members[guide.key], dtype=np.float64), axis=0)
+        mean = np.mean(np.asarray(members[key], dtype=np.float64), axis=0)
         records.append((mean / (np.linalg.norm(mean) or 1.0)).tolist())
-    # Last: a guide's record says "done"; until it is written the guide counts as changed.
-    guides = [guide for guide, _count in planned.guides]
-    store.guides.upsert(
-        ids=[guide.key for guide in guides],
-        embeddings=records,
-        metadatas=[{"digest": _record_digest(guide), "chunks": count, "title": guide.title,
-                    "role": guide.role, "city": guide.city or "", "country": guide.country,
-                    "parsed": json.dumps(guide.to_dict(), ensure_ascii=False)}
-                   for guide, count in planned.guides],
-    )
+    # Last: a guide's record says "done"; until it is written the guide counts as changed. A
+    # batch of records holds whole guides' records, each written after all of its chunks.
+    _in_batches(store.guides.upsert, limit, [item.guide.key for item in planned.items],
+                embeddings=records, metadatas=[item.record for item in planned.items])

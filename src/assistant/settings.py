@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         default=None, description="a sentence-transformers model folder; unset = packaged"
     )
     embed_batch_size: int = 64
+    # The shipped guide is 4 KB and no eval or test guide reaches 10 KB; a file far past
+    # that is not a guide, and one of 20 MB took over 25 minutes and 1.2 GB to ingest.
+    max_guide_bytes: int = Field(
+        default=2_000_000, gt=0, description="a corpus file over this many bytes is skipped at ingest"
+    )
     embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="auto = bfloat16 where the CPU computes it natively"
     )
