@@ -55,3 +55,10 @@ class IndexUnavailableError(AssistantError):
 
     exit_code = 1
     http_status = 503
+
+
+class HistoryTooLong(InputError):
+    """The conversation sent with a question is over a turn, turn-length or total cap."""
+
+    http_status = 413
+
