@@ -20,6 +20,7 @@ from assistant.settings import Settings
 GUIDES = Path(__file__).parent / "data" / "guides"
 JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
 ALLOWED = "http://127.0.0.1:5500"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +103,11 @@ BAD_REQUESTS = [
                  id="bad-history-turn"),
     pytest.param({"json": {"question": "hi", "history": "nope"}}, 422, id="history-not-a-list"),
     pytest.param({"json": {"question": "a" * 2001}}, 413, id="question-over-2000"),
-    pytest.param({"content": b'{"question": "salary in Leuven"'}, 400, id="malformed-json"),
-    pytest.param({"content": b"\xff\xfe\x00junk"}, 400, id="not-utf8"),
-    pytest.param({"content": b""}, 400, id="empty-body"),
-    pytest.param({"content": json.dumps({"question": "x", "pad": "a" * MAX_BODY_BYTES}).encode()}, 413,
-                 id="body-too-large"),
+    pytest.param({"content": b'{"question": "salary in Leuven"', "headers": JSON}, 400, id="malformed-json"),
+    pytest.param({"content": b"\xff\xfe\x00junk", "headers": JSON}, 400, id="not-utf8"),
+    pytest.param({"content": b"", "headers": JSON}, 400, id="empty-body"),
+    pytest.param({"content": json.dumps({"question": "x", "pad": "a" * MAX_BODY_BYTES}).encode(),
+                  "headers": JSON}, 413, id="body-too-large"),
 ]
 
 
@@ -131,7 +132,7 @@ def test_body_without_content_length_is_bounded(client: TestClient) -> None:
             yield b"a" * 1024
         yield b'"}'
 
-    response = client.post("/api/ask", content=chunks())
+    response = client.post("/api/ask", content=chunks(), headers=JSON)
     assert response.status_code == 413 and response.json()["status"] == 413
 
 

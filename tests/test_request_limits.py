@@ -120,3 +120,10 @@ def test_batch_with_text_that_is_not_text_exits_2(guides_index) -> None:
                                      "(U+D800 at character 8)")
     assert result.stdout == ""
 
+
+def test_batch_with_json_nested_too_deep_exits_2(guides_index) -> None:
+    env = {"ASSISTANT_INDEX": str(guides_index)}
+    result = run_cli("ask", "--batch", "-", env=env, input="[" * 10_000 + "]" * 10_000 + "\n")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: batch line 1: not valid JSON")
+    assert "Traceback" not in result.stderr

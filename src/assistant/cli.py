@@ -96,14 +96,14 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 def _read_batch(handle) -> list[dict]:
+    from .jsonbody import parse_json
+
     requests = []
     for number, line in enumerate(handle, 1):
         if not line.strip():
             continue
-        try:
-            request = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"batch line {number}: not valid JSON ({error.msg})") from None
+        # The API's reader: bounded depth and number length, so never a RecursionError.
+        request = parse_json(line, subject=f"batch line {number}")
         if not isinstance(request, dict) or not isinstance(request.get("question"), str):
             raise InputError(f'batch line {number}: expected {{"question": str, "history": [...]}}')
         requests.append({"line": number, "question": request["question"],
