@@ -286,7 +286,7 @@ def test_chat_page_config(assistant) -> None:
 def test_chat_handler_reply_has_answer_chart_and_sources(assistant) -> None:
     from assistant.ui import build_chat
 
-    messages = build_chat(assistant).fn(JUNIOR_LEUVEN, [])
+    messages = build_chat(assistant).fn(JUNIOR_LEUVEN, [], None)
     assert "€37,080 – €49,440" in messages[0].content
     assert all(isinstance(m.content, str) for m in messages)  # JSON for Gradio's /chat API
     charts = [m for m in messages if m.content.startswith('<div class="salary-chart"')]
@@ -301,10 +301,10 @@ def test_chat_handler_follow_up_reads_gradio_history(assistant) -> None:
     from assistant.ui import build_chat
 
     fn = build_chat(assistant).fn
-    first = fn(JUNIOR_LEUVEN, [])
+    first = fn(JUNIOR_LEUVEN, [], None)
     history = [{"role": "user", "content": [{"type": "text", "text": JUNIOR_LEUVEN}]}]
     history += [{"role": "assistant", "content": m.content, "metadata": m.metadata} for m in first]
-    second = fn("and seniors?", history)
+    second = fn("and seniors?", history, None)
     assert "€61,800 – €87,550" in second[0].content
 
 

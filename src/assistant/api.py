@@ -7,10 +7,11 @@
 - the Gradio chat page mounted at `/` (optional, so API tests need not build it).
 
 Protection on `/api/*`: cross-origin access only for `settings.allowed_origins` (guards.py);
-a per-client rate limit (429); a JSON body
+a per-client rate limit (429) shared with the chat page's answering function; a JSON body
 of bounded size, depth and number length (jsonbody.py) sent as `application/json` (415
 otherwise); the request model's limits (request.py). Every error under `/api/`, unknown
 paths and methods included, is JSON `{"error": message, "status": code}`.
+`server_options(settings)` is how uvicorn must run the app (which proxies to believe).
 Running the server is the CLI's job; this file does not read the environment.
 """
 
@@ -37,7 +38,7 @@ from .errors import (
     TooManyRequests,
     UnsupportedMediaType,
 )
-from .guards import ApiOriginGuard, error_response
+from .guards import ApiOriginGuard, ClosedRoutes, error_response
 from .jsonbody import parse_json, read_body
 from .ratelimit import RateLimiter
 from .request import ask_request_model, validate_request
@@ -66,17 +67,20 @@ def error_for(error: AssistantError) -> JSONResponse:
     return error_response(error.http_status, str(error), headers)
 
 
-def _client_key(request: Request) -> str:
-    # The peer address; behind a reverse proxy that would be the proxy, so run one limiter
-    # per replica behind it or put the limit in the proxy.
-    return request.client.host if request.client else "unknown"
-
-
 def _require_json(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         given = media_type or "no content type"
         raise UnsupportedMediaType(f"send the body as application/json, not {given}")
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.run's keyword arguments for this app. X-Forwarded-For/-Proto are honoured
+    only from the listed proxies: uvicorn would otherwise trust them from loopback, and any
+    local client could then choose the address the rate limit counts."""
+    proxies = settings.trusted_proxies
+    return {"host": settings.host, "port": settings.port, "proxy_headers": bool(proxies),
+            "forwarded_allow_ips": proxies or [], "server_header": False}
 
 
 def _install_openapi(app: FastAPI, request_model: type[BaseModel]) -> None:
@@ -142,9 +146,7 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
                   "schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}}},
               responses={status: {"model": ErrorOut} for status in ERROR_STATUSES})
     async def ask(request: Request) -> JSONResponse:
-        allowed, wait = limiter.allow(_client_key(request))  # first: a refusal costs no body read
-        if not allowed:
-            raise TooManyRequests("too many requests; try again in a moment", wait)
+        limiter.take(request)  # first: a refused client costs no body read
         _require_json(request)
         body = await read_body(request.headers.get("content-length"), request.stream(), MAX_BODY_BYTES)
         question, history = validate_request(parse_json(body), settings)
@@ -170,6 +172,7 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
         return FileResponse(widget_dir / "demo.html", media_type="text/html")
 
     _install_openapi(app, request_model)
+    app.add_middleware(ClosedRoutes)
     app.add_middleware(ApiOriginGuard, allowed_origins=settings.allowed_origins)
 
     if with_ui:
@@ -177,7 +180,7 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
 
         from .ui import build_chat
 
-        app = gr.mount_gradio_app(app, build_chat(assistant), path="/", ssr_mode=False,
+        app = gr.mount_gradio_app(app, build_chat(assistant, limiter), path="/", ssr_mode=False,
                                   mcp_server=False, enable_monitoring=False, pwa=False,
                                   max_file_size="1mb", footer_links=["api"])
     return app

@@ -186,7 +186,7 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     import uvicorn
 
     from .answer import example_questions
-    from .api import create_app
+    from .api import create_app, server_options
     from .chat import Assistant
 
     settings = _settings(host=host, port=port, index=index)
@@ -198,7 +198,7 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"chat page: {url}/  API: {url}/api/docs  widget: {url}/widget.js", err=False)
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(app, **server_options(settings), log_level="warning", access_log=False)
 
 
 @main.command(name="eval")

@@ -1,4 +1,4 @@
-"""An ASGI guard in front of the whole app: who may call `/api/*`.
+"""ASGI guards in front of the whole app: who may call `/api/*`, and routes that stay closed.
 
 - `ApiOriginGuard`: CORS for `/api/*` only. Origins are compared as (scheme, host, port),
   exactly (http and https are different origins; a default port may be written or not). A
@@ -6,6 +6,7 @@
   refused with 403 before the request reaches the app; a refused preflight gets 400. A
   request with more than one `Origin` header is refused on every path: the guard and
   Starlette's CORS would read different ones.
+- `ClosedRoutes`: Gradio routes no feature of the chat page uses (file upload), answered 404.
 
 Every refusal is the API's JSON error shape, `{"error": message, "status": code}`.
 """
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The chat page is a text box: nothing uploads files. (Gradio prefixes its routes.)
+CLOSED_PREFIXES = ("/gradio_api/upload",)
 
 Origin = tuple[str, str, int]
 
@@ -104,3 +107,13 @@ class ApiOriginGuard:
             response = refusal
         await response(scope, receive, send)
 
+
+class ClosedRoutes:
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...] = CLOSED_PREFIXES) -> None:
+        self.app, self.prefixes = app, prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            await error_response(404, "not found")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -42,8 +42,13 @@ class Settings(BaseSettings):
     port: int = 7860
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 60
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty = none (the peer address is the client)",
+    )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         # A comma-separated env var is easier to write than JSON in a shell or CI file.

@@ -6,7 +6,8 @@ Example questions come from the guides that are indexed. Every string from the a
 or a guide (answer, quotes, source titles and sections) is escaped before Gradio renders it
 as Markdown, so guide or question text never becomes markup; the chart is HTML this module
 builds from numbers and escaped labels, sent as a string so the `/chat` API can return it as
-JSON. This file does not start a server or read the environment.
+JSON. Answering is rate limited with the HTTP API's limiter (one token per question, keyed
+like the API). This file does not start a server or read the environment.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from gradio.components.chatbot import ChatbotDataMessages, TextMessage
 
 from .answer import Answer, Source, example_questions
 from .chat import Assistant
-from .errors import InputError
+from .errors import InputError, TooManyRequests
 from .phrases import place_name
+from .ratelimit import RateLimiter
+from .request import trim_history
 from .vocab import COUNTRY
 
 MARKDOWN_PUNCT = re.compile(r"([\\`*_\[\]{}()#+!|~])")
@@ -157,13 +160,20 @@ def reply_messages(answer: Answer) -> list[gr.ChatMessage]:
     return messages
 
 
-def build_chat(assistant: Assistant) -> gr.Blocks:
-    """The chat page's Blocks (not launched: the API mounts it)."""
+def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.Blocks:
+    """The chat page's Blocks (not launched: the API mounts it). With `limiter`, every
+    question, from the page or from Gradio's API routes, takes a token from it."""
     catalogue = assistant.catalogue
 
-    def respond(message: str, history: list[Any]) -> list[gr.ChatMessage]:
+    def respond(message: str, history: list[Any], request: gr.Request) -> list[gr.ChatMessage]:
+        if limiter is not None:
+            try:
+                limiter.take(request)
+            except TooManyRequests as error:
+                raise gr.Error(f"{error} ({error.retry_after} s).") from None
         try:
-            answer = assistant.ask(message, plain_history(history))
+            # The page keeps the whole conversation; the core takes its most recent turns.
+            answer = assistant.ask(message, trim_history(plain_history(history), assistant.settings))
         except InputError as error:  # shown in the conversation, like any other reply
             return [gr.ChatMessage(content=escape_markdown(f"Sorry: {error}."))]
         return reply_messages(answer)
