@@ -20,6 +20,7 @@ from assistant.settings import Settings
 GUIDES = Path(__file__).parent / "data" / "guides"
 JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
 ALLOWED = "http://127.0.0.1:5500"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +103,11 @@ BAD_REQUESTS = [
                  id="bad-history-turn"),
     pytest.param({"json": {"question": "hi", "history": "nope"}}, 422, id="history-not-a-list"),
     pytest.param({"json": {"question": "a" * 2001}}, 413, id="question-over-2000"),
-    pytest.param({"content": b'{"question": "salary in Leuven"'}, 400, id="malformed-json"),
-    pytest.param({"content": b"\xff\xfe\x00junk"}, 400, id="not-utf8"),
-    pytest.param({"content": b""}, 400, id="empty-body"),
-    pytest.param({"content": json.dumps({"question": "x", "pad": "a" * MAX_BODY_BYTES}).encode()}, 413,
-                 id="body-too-large"),
+    pytest.param({"content": b'{"question": "salary in Leuven"', "headers": JSON}, 400, id="malformed-json"),
+    pytest.param({"content": b"\xff\xfe\x00junk", "headers": JSON}, 400, id="not-utf8"),
+    pytest.param({"content": b"", "headers": JSON}, 400, id="empty-body"),
+    pytest.param({"content": json.dumps({"question": "x", "pad": "a" * MAX_BODY_BYTES}).encode(),
+                  "headers": JSON}, 413, id="body-too-large"),
 ]
 
 
@@ -131,7 +132,7 @@ def test_body_without_content_length_is_bounded(client: TestClient) -> None:
             yield b"a" * 1024
         yield b'"}'
 
-    response = client.post("/api/ask", content=chunks())
+    response = client.post("/api/ask", content=chunks(), headers=JSON)
     assert response.status_code == 413 and response.json()["status"] == 413
 
 
@@ -285,10 +286,11 @@ def test_chat_page_config(assistant) -> None:
 def test_chat_handler_reply_has_answer_chart_and_sources(assistant) -> None:
     from assistant.ui import build_chat
 
-    messages = build_chat(assistant).fn(JUNIOR_LEUVEN, [])
+    messages = build_chat(assistant).fn(JUNIOR_LEUVEN, [], None)
     assert "€37,080 – €49,440" in messages[0].content
-    charts = [m for m in messages if not isinstance(m.content, str)]
-    assert len(charts) == 1 and "€37,080 – €49,440" in charts[0].content.value
+    assert all(isinstance(m.content, str) for m in messages)  # JSON for Gradio's /chat API
+    charts = [m for m in messages if m.content.startswith('<div class="salary-chart"')]
+    assert len(charts) == 1 and "€37,080 – €49,440" in charts[0].content
     sources = [m for m in messages if m.metadata.get("title")]
     assert sources[0].metadata["title"] == "Source: Recruiting Backend Developers in Leuven › Salary Ranges"
     assert "€37,080 – €49,440" in sources[0].content
@@ -299,11 +301,10 @@ def test_chat_handler_follow_up_reads_gradio_history(assistant) -> None:
     from assistant.ui import build_chat
 
     fn = build_chat(assistant).fn
-    first = fn(JUNIOR_LEUVEN, [])
+    first = fn(JUNIOR_LEUVEN, [], None)
     history = [{"role": "user", "content": [{"type": "text", "text": JUNIOR_LEUVEN}]}]
-    history += [{"role": "assistant", "content": m.content if isinstance(m.content, str) else [],
-                 "metadata": m.metadata} for m in first]
-    second = fn("and seniors?", history)
+    history += [{"role": "assistant", "content": m.content, "metadata": m.metadata} for m in first]
+    second = fn("and seniors?", history, None)
     assert "€61,800 – €87,550" in second[0].content
 
 
@@ -326,3 +327,31 @@ def test_chat_text_is_escaped_not_markup() -> None:
     assert "<" not in escaped and "&lt;img" in escaped
     assert "\\*bold\\*" in escaped and "\\[link\\]" in escaped
     assert unescape_markdown(escaped) == text
+
+
+def test_source_title_and_section_are_escaped() -> None:
+    from assistant.answer import Source
+    from assistant.ui import _source_message
+
+    source = Source(title='Recruiting <img src=x onerror="alert(1)"> in Leuven',
+                    section="**Salary** <script>alert(2)</script>", file="x.txt", url=None, score=0.5,
+                    quote="| Junior | <b>€1</b> |")
+    message = _source_message(source)
+    title = message.metadata["title"]
+    assert "<" not in title and "&lt;img" in title and "&lt;script&gt;" in title
+    assert "\\*\\*Salary\\*\\*" in title
+    assert "<" not in message.content
+
+
+def test_chat_reply_has_no_markup_from_the_guides(assistant) -> None:
+    from assistant import ui
+
+    answer = assistant.ask("What does a junior backend developer earn in Leuven?")
+    hostile = '<img src=x onerror="alert(1)">'
+    answer.answer += hostile
+    for source in answer.sources:
+        source.title, source.section, source.quote = hostile, hostile, hostile
+    for fact in answer.facts:
+        fact.update(role=hostile, city=hostile, level=hostile, period=hostile)
+    for message in ui.reply_messages(answer):
+        assert "<img" not in message.content and "<img" not in (message.metadata or {}).get("title", "")

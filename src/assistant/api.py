@@ -6,32 +6,42 @@
   is served, so no request can reach a file outside them);
 - the Gradio chat page mounted at `/` (optional, so API tests need not build it).
 
-Protection on `/api/*`: a cross-origin request is answered only for an origin listed in
-`settings.allowed_origins` (default: same origin only), refused with 403 otherwise; a
-per-client rate limit (429); a request body limit (413) and the core's question limits.
-Every error is JSON `{"error": message, "status": code}`. Running the server is the CLI's
-job; this file does not read the environment.
+Protection on `/api/*`: cross-origin access only for `settings.allowed_origins` (guards.py);
+a per-client rate limit (429) shared with the chat page's answering function; a JSON body
+of bounded size, depth and number length (jsonbody.py) sent as `application/json` (415
+otherwise); the request model's limits (request.py). Every error under `/api/`, unknown
+paths and methods included, is JSON `{"error": message, "status": code}`.
+`server_options(settings)` is how uvicorn must run the app (which proxies to believe).
+Running the server is the CLI's job; this file does not read the environment.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from .answer import Answer
 from .chat import Assistant
-from .errors import AssistantError
+from .errors import (
+    AssistantError,
+    MethodNotAllowed,
+    NotFound,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
+from .guards import ApiOriginGuard, ClosedRoutes, error_response
+from .jsonbody import parse_json, read_body
 from .ratelimit import RateLimiter
+from .request import ask_request_model, validate_request
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,17 +50,7 @@ log = logging.getLogger(__name__)
 # question, and reading it would only cost memory.
 MAX_BODY_BYTES = 128 * 1024
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "ui" / "widget"
-API_PREFIX = "/api/"
-
-
-class Turn(BaseModel):
-    role: str = Field(description='"user" or "assistant"')
-    content: str
-
-
-class AskRequest(BaseModel):
-    question: str = Field(description="the recruiter's question, 1 to 2,000 characters")
-    history: list[Turn] = Field(default_factory=list, description="the conversation so far, oldest first")
+ERROR_STATUSES = (400, 403, 404, 405, 413, 415, 422, 429, 503)
 
 
 class ErrorOut(BaseModel):
@@ -58,74 +58,60 @@ class ErrorOut(BaseModel):
     status: int
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+def error_for(error: AssistantError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(error, TooManyRequests):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allow)
+    return error_response(error.http_status, str(error), headers)
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        given = media_type or "no content type"
+        raise UnsupportedMediaType(f"send the body as application/json, not {given}")
 
 
-def _origin_key(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.run's keyword arguments for this app. X-Forwarded-For/-Proto are honoured
+    only from the listed proxies: uvicorn would otherwise trust them from loopback, and any
+    local client could then choose the address the rate limit counts."""
+    proxies = settings.trusted_proxies
+    return {"host": settings.host, "port": settings.port, "proxy_headers": bool(proxies),
+            "forwarded_allow_ips": proxies or [], "server_header": False}
 
 
-class ApiOriginGuard:
-    """CORS for `/api/*` only: listed origins get CORS headers, same-origin requests pass,
-    any other `Origin` is refused with 403 before the request reaches the app (so a page
-    on an unlisted site cannot even spend the server's time). Other paths are untouched."""
+def _install_openapi(app: FastAPI, request_model: type[BaseModel]) -> None:
+    """The request model's schema goes into components (its `$defs` too), so every `$ref`
+    in the served document resolves within it."""
+    default_openapi = app.openapi
 
-    def __init__(self, app: ASGIApp, allowed_origins: list[str]) -> None:
-        self.app = app
-        self.allowed = {_origin_key(origin) for origin in allowed_origins}
-        self.cors = CORSMiddleware(app, allow_origins=sorted(self.allowed), allow_methods=["GET", "POST"],
-                                   allow_headers=["Content-Type"], max_age=600)
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = default_openapi()
+            schema = request_model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schema.pop("$defs", {}))
+            components[request_model.__name__] = schema
+        return app.openapi_schema
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-        origin = headers.get("origin")
-        if origin is None or self._same_origin(origin, headers.get("host", "")):
-            await self.app(scope, receive, send)
-            return
-        if _origin_key(origin) not in self.allowed:
-            response = error_response(403, f"origin {origin} is not allowed to use this API")
-            await response(scope, receive, send)
-            return
-        await self.cors(scope, receive, send)
-
-    @staticmethod
-    def _same_origin(origin: str, host: str) -> bool:
-        # Compared on host:port only: behind a TLS proxy the app sees http while the page is https.
-        return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
-async def _read_json(request: Request) -> Any:
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise ApiError(400, "invalid Content-Length")
-        if int(length) > MAX_BODY_BYTES:
-            raise ApiError(413, f"the request body is over {MAX_BODY_BYTES // 1024} KiB")
-    body = bytearray()
-    async for chunk in request.stream():  # also bounds bodies sent without Content-Length
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, f"the request body is over {MAX_BODY_BYTES // 1024} KiB")
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, 'the body is not valid JSON; send {"question": str, "history": [...]}') from None
-
-
-def _client_key(request: Request) -> str:
-    # The peer address; behind a reverse proxy that would be the proxy, so run one limiter
-    # per replica behind it or put the limit in the proxy. X-Forwarded-For is not trusted.
-    return request.client.host if request.client else "unknown"
+def _api_catch_all(app: FastAPI):
+    async def unknown(request: Request) -> JSONResponse:
+        # Without this, an unknown /api/ path falls through to the Gradio mount at "/" and
+        # gets its {"detail": ...}; a known path with another method gets 405.
+        allow = sorted({method for route in app.router.routes
+                        if not isinstance(route, Mount) and getattr(route, "endpoint", None) is not unknown
+                        and route.matches(request.scope)[0] == Match.PARTIAL
+                        for method in (getattr(route, "methods", None) or ())})
+        if allow:
+            raise MethodNotAllowed(f"{request.method} is not allowed here; use {', '.join(allow)}", allow)
+        raise NotFound(f"no API endpoint at {request.url.path}")
+    return unknown
 
 
 def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True,
@@ -134,36 +120,37 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     app = FastAPI(title="Hiring assistant", version="1", docs_url="/api/docs",
                   openapi_url="/api/openapi.json", redoc_url=None)
     limiter = RateLimiter(settings.rate_limit_per_minute)
+    request_model = ask_request_model(settings)
     app.state.assistant, app.state.limiter = assistant, limiter
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.message, error.headers)
 
     @app.exception_handler(AssistantError)
     async def _assistant_error(_request: Request, error: AssistantError) -> JSONResponse:
-        return error_response(error.http_status, str(error))
+        return error_for(error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return error_response(error.status_code, str(error.detail), dict(error.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(422, "the request is not valid")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # One JSON line for the client; the traceback goes to the log.
+        log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return error_response(500, "internal error")
 
     @app.post("/api/ask", response_model=Answer, summary="Answer one question in its conversation",
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": AskRequest.model_json_schema()}}}},
-              responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut},
-                         422: {"model": ErrorOut}, 429: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+                  "schema": {"$ref": f"#/components/schemas/{request_model.__name__}"}}}}},
+              responses={status: {"model": ErrorOut} for status in ERROR_STATUSES})
     async def ask(request: Request) -> JSONResponse:
-        allowed, wait = limiter.allow(_client_key(request))
-        if not allowed:
-            raise ApiError(429, "too many requests; try again in a moment",
-                           {"Retry-After": str(max(1, round(wait)))})
-        payload = await _read_json(request)
-        if not isinstance(payload, dict) or "question" not in payload:
-            raise ApiError(422, 'expected a JSON object {"question": str, "history": [...]}')
-        try:
-            answer = await run_in_threadpool(assistant.ask, payload["question"], payload.get("history"))
-        except AssistantError:
-            raise
-        except Exception:  # one JSON line for the client; the traceback goes to the log
-            log.exception("ask failed")
-            raise ApiError(500, "internal error while answering") from None
+        limiter.take(request)  # first: a refused client costs no body read
+        _require_json(request)
+        body = await read_body(request.headers.get("content-length"), request.stream(), MAX_BODY_BYTES)
+        question, history = validate_request(parse_json(body), settings)
+        answer = await run_in_threadpool(assistant.ask, question, history)
         return JSONResponse(answer.to_dict())
 
     @app.get("/api/health", summary="Is the index loaded; which guides it holds")
@@ -171,6 +158,9 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
         catalogue = assistant.catalogue
         return {"status": "ok", "guides": len(catalogue), "roles": catalogue.roles,
                 "places": catalogue.places}
+
+    app.add_api_route("/api/{path:path}", _api_catch_all(app), include_in_schema=False,
+                      methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget_js() -> FileResponse:
@@ -181,6 +171,8 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     async def widget_demo() -> FileResponse:
         return FileResponse(widget_dir / "demo.html", media_type="text/html")
 
+    _install_openapi(app, request_model)
+    app.add_middleware(ClosedRoutes)
     app.add_middleware(ApiOriginGuard, allowed_origins=settings.allowed_origins)
 
     if with_ui:
@@ -188,7 +180,7 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
 
         from .ui import build_chat
 
-        app = gr.mount_gradio_app(app, build_chat(assistant), path="/", ssr_mode=False, mcp_server=False,
-                                  enable_monitoring=False, pwa=False, max_file_size="1mb",
-                                  footer_links=["api"])
+        app = gr.mount_gradio_app(app, build_chat(assistant, limiter), path="/", ssr_mode=False,
+                                  mcp_server=False, enable_monitoring=False, pwa=False,
+                                  max_file_size="1mb", footer_links=["api"])
     return app

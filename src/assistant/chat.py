@@ -9,13 +9,12 @@ constructor arguments with real defaults: the seam tests use.
 from __future__ import annotations
 
 import time
-import unicodedata
 from dataclasses import replace
 from typing import Any
 
 from .answer import Answer, compose, coverage, off_topic, refusal, smalltalk
 from .catalogue import Catalogue, Route, Target
-from .errors import InputError, NoIndexError, QuestionTooLong
+from .errors import NoIndexError
 from .evidence import (
     Calibration,
     Ranking,
@@ -29,40 +28,30 @@ from .evidence import (
 )
 from .index import Store, server_errors
 from .phrases import say
+from .request import validate_request
 from .retrieve import HybridRetriever
 from .settings import Settings
 from .understand import Query, question_parts, understand, vocabulary_for
 from .vocab import COUNTRY, COUNTRY_ALIASES, words
 
+# Understanding re-reads the earlier user turns to carry place, role and topic forward; a
+# follow-up leans on the last few, so older ones are not parsed at all (their cost would
+# grow with the conversation, and the client decides how long that is).
+CONTEXT_USER_TURNS = 4
+
 
 def validate_question(question: Any, settings: Settings) -> str:
-    if not isinstance(question, str):
-        raise InputError("the question must be a string")
-    text = question.strip()
-    if not text:
-        raise InputError("the question is empty")
-    if len(text) > settings.max_question_chars:
-        raise QuestionTooLong(
-            f"the question is {len(text):,} characters long; the limit is "
-            f"{settings.max_question_chars:,}"
-        )
-    junk = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn")
-               and ch not in "\n\t\r")
-    if "\x00" in text or junk > max(1, len(text) // 10):
-        raise InputError("the question contains binary data, not text")
-    return text
+    """The question, stripped, or the `InputError` saying what is wrong with it."""
+    return validate_request({"question": question}, settings)[0]
 
 
 def validate_history(history: Any, settings: Settings) -> list[dict]:
-    if history is None:
-        return []
-    if not isinstance(history, list):
-        raise InputError("history must be a list of {role, content} turns")
-    for turn in history:
-        if (not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant")
-                or not isinstance(turn.get("content"), str)):
-            raise InputError('each history turn must be {"role": "user"|"assistant", "content": str}')
-    return history[-settings.max_history_turns:]
+    """The history's turns, or the `InputError` (`HistoryTooLong`: over a cap)."""
+    return validate_request({"question": "?", "history": history}, settings)[1]
+
+
+def recent_user_turns(history: list[dict], count: int = CONTEXT_USER_TURNS) -> list[dict]:
+    return [turn for turn in history if turn.get("role") == "user"][-count:]
 
 
 class Assistant:
@@ -94,7 +83,7 @@ class Assistant:
                                          tuple(g.city for g in guides if g.city), corpus_words)
 
     def understand(self, question: str, history: list[dict] | None = None) -> Query:
-        return understand(question, history or [], self.vocabulary)
+        return understand(question, recent_user_turns(history or []), self.vocabulary)
 
     def ask(self, question: Any, history: Any = None) -> Answer:
         return self.explain(question, history)[0]
@@ -102,8 +91,7 @@ class Assistant:
     def explain(self, question: Any, history: Any = None) -> tuple[Answer, dict[str, Ranking]]:
         """The answer, and each routed guide's ranked evidence behind it (for the eval)."""
         started = time.perf_counter()
-        text = validate_question(question, self.settings)
-        turns = validate_history(history, self.settings)
+        text, turns = validate_request({"question": question, "history": history}, self.settings)
         parts = question_parts(text)
         with server_errors(self.settings):
             if len(parts) == 2:

@@ -113,14 +113,14 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 def _read_batch(handle) -> list[dict]:
+    from .jsonbody import parse_json
+
     requests = []
     for number, line in enumerate(handle, 1):
         if not line.strip():
             continue
-        try:
-            request = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"batch line {number}: not valid JSON ({error.msg})") from None
+        # The API's reader: bounded depth and number length, so never a RecursionError.
+        request = parse_json(line, subject=f"batch line {number}")
         if not isinstance(request, dict) or not isinstance(request.get("question"), str):
             raise InputError(f'batch line {number}: expected {{"question": str, "history": [...]}}')
         requests.append({"line": number, "question": request["question"],
@@ -203,7 +203,7 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     import uvicorn
 
     from .answer import example_questions
-    from .api import create_app
+    from .api import create_app, server_options
     from .chat import Assistant
 
     settings = _settings(host=host, port=port, index=index)
@@ -215,7 +215,7 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"chat page: {url}/  API: {url}/api/docs  widget: {url}/widget.js", err=False)
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(app, **server_options(settings), log_level="warning", access_log=False)
 
 
 @main.command(name="eval")

@@ -55,3 +55,51 @@ class IndexUnavailableError(AssistantError):
 
     exit_code = 1
     http_status = 503
+
+
+class HistoryTooLong(InputError):
+    """The conversation sent with a question is over a turn, turn-length or total cap."""
+
+    http_status = 413
+
+
+# The HTTP request path's own refusals: raised by the API's guards and readers, mapped to a
+# status like every other kind (and, from `assistant ask --batch`, to exit code 2).
+
+
+class MalformedRequest(InputError):
+    """The body is not JSON the API reads (bad syntax, too deep, a number too long)."""
+
+    http_status = 400
+
+
+class BodyTooLarge(InputError):
+    http_status = 413
+
+
+class UnsupportedMediaType(InputError):
+    http_status = 415
+
+
+class OriginRefused(AssistantError):
+    http_status = 403
+
+
+class NotFound(AssistantError):
+    http_status = 404
+
+
+class MethodNotAllowed(AssistantError):
+    http_status = 405
+
+    def __init__(self, message: str, allow: list[str]) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
+class TooManyRequests(AssistantError):
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, round(retry_after))

@@ -1,9 +1,11 @@
 """A per-client token bucket for the HTTP API: N requests a minute, short bursts allowed.
 
-One `RateLimiter` lives on one app (no module-level state); clients are keyed by whatever
-the caller passes (the API uses the peer address). In-process only: several replicas each
-count on their own, which is what a per-replica limit means. This file does not know about
-HTTP; the API turns a refusal into a 429.
+One `RateLimiter` lives on one app (no module-level state) and guards every route that
+answers a question (the API's `/api/ask`, the chat page's function behind Gradio's routes);
+`take(request)` keys a client by its peer address, as the server reports it (see
+`api.server_options` for when a proxy's X-Forwarded-For counts). In-process only: several
+replicas each count on their own, which is what a per-replica limit means. A refusal is
+`TooManyRequests`, which the API answers with 429.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from .errors import TooManyRequests
 
 
 @dataclass
@@ -50,6 +55,13 @@ class RateLimiter:
                 return True, 0.0
             return False, (1.0 - bucket.tokens) / self.rate
 
+    def take(self, request: Any) -> None:
+        """One token for the client that sent `request` (Starlette's or Gradio's), or
+        `TooManyRequests`."""
+        allowed, wait = self.allow(client_key(request))
+        if not allowed:
+            raise TooManyRequests("too many requests; try again in a moment", wait)
+
     def _prune(self, now: float) -> None:
         # A bucket that has refilled completely is the same as no bucket: forget those first,
         # then the oldest, so a flood of new addresses cannot grow memory without bound.
@@ -60,3 +72,9 @@ class RateLimiter:
         while len(self._buckets) >= self.max_clients:
             oldest = min(self._buckets, key=lambda key: self._buckets[key].updated)
             del self._buckets[oldest]
+
+
+def client_key(request: Any) -> str:
+    """The peer address of a Starlette or Gradio request."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or "unknown"

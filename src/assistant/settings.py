@@ -37,16 +37,26 @@ class Settings(BaseSettings):
     )
     retrieve_top_k: int = 8
     max_question_chars: int = 2000
+    # History is sent by the client with every question, so it is capped like the question:
+    # turns, characters per turn (a user turn is a question, so it has the question's
+    # limit; an answer may be longer) and characters in all.
     max_history_turns: int = 20
+    max_turn_chars: int = 8000
+    max_history_chars: int = 32000
     host: str = "127.0.0.1"
     port: int = 7860
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = 60
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty = none (the peer address is the client)",
+    )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         # A comma-separated env var is easier to write than JSON in a shell or CI file.
         if isinstance(value, str):
-            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+            return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
         return value

@@ -2,10 +2,12 @@
 
 Each reply is the answer text, a small salary range chart when the answer carries salary
 facts, and one collapsible message per cited source (guide › section, the quoted lines).
-Example questions come from the guides that are indexed. Text from the answer core is
-escaped before Gradio renders it as Markdown, so guide or question text never becomes
-markup; the chart is HTML this module builds from numbers and escaped labels. This file
-does not start a server or read the environment.
+Example questions come from the guides that are indexed. Every string from the answer core
+or a guide (answer, quotes, source titles and sections) is escaped before Gradio renders it
+as Markdown, so guide or question text never becomes markup; the chart is HTML this module
+builds from numbers and escaped labels, sent as a string so the `/chat` API can return it as
+JSON. Answering is rate limited with the HTTP API's limiter (one token per question, keyed
+like the API). This file does not start a server or read the environment.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from gradio.components.chatbot import ChatbotDataMessages, TextMessage
 
 from .answer import Answer, Source, example_questions
 from .chat import Assistant
-from .errors import InputError
+from .errors import InputError, TooManyRequests
 from .phrases import place_name
+from .ratelimit import RateLimiter
+from .request import trim_history
 from .vocab import COUNTRY
 
 MARKDOWN_PUNCT = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 UNESCAPE_PUNCT = re.compile(r"\\([\\`*_\[\]{}()#+!|~])")
 SOURCE_PREFIX = "Source: "
 CHART_COLOURS = ("#2563eb", "#d97706", "#059669", "#7c3aed")
+CHART_START = '<div class="salary-chart"'
 
 
 def escape_markdown(text: str) -> str:
@@ -57,7 +62,8 @@ def plain_history(history: list[Any] | None) -> list[dict]:
         message = message if isinstance(message, dict) else getattr(message, "__dict__", {})
         role, metadata = message.get("role"), message.get("metadata") or {}
         text = _text_of(message.get("content"))
-        if role not in ("user", "assistant") or text is None or metadata.get("title"):
+        if (role not in ("user", "assistant") or text is None or metadata.get("title")
+                or (role == "assistant" and text.startswith(CHART_START))):
             continue
         turns.append({"role": role, "content": unescape_markdown(text) if role == "assistant" else text})
     return turns
@@ -133,33 +139,41 @@ def salary_chart(facts: list[dict]) -> str | None:
             f'{"".join(bars)}<div style="font-size:11px;opacity:.7">{period}</div></div>')
     label = html.escape("Salary ranges: " + "; ".join(
         f"{f['level']} {_money(f['min'], f['currency'])}–{_money(f['max'], f['currency'])}" for f in rows))
-    return (f'<div class="salary-chart" role="img" aria-label="{label}" '
+    return (f'{CHART_START} role="img" aria-label="{label}" '
             f'style="display:flex;gap:16px;flex-wrap:wrap">{"".join(blocks)}</div>')
 
 
 def _source_message(source: Source) -> gr.ChatMessage:
     quote = source.quote.strip() or "(this section of the guide is empty)"
     body = "\n".join(f"> {escape_markdown(line)}" for line in quote.splitlines() if line.strip())
-    return gr.ChatMessage(content=body, metadata={
-        "title": f"{SOURCE_PREFIX}{source.title} › {source.section}", "status": "done"})
+    # The title is rendered as Markdown too: a heading is guide text like any other.
+    title = f"{SOURCE_PREFIX}{escape_markdown(source.title)} › {escape_markdown(source.section)}"
+    return gr.ChatMessage(content=body, metadata={"title": title, "status": "done"})
 
 
 def reply_messages(answer: Answer) -> list[gr.ChatMessage]:
     messages = [gr.ChatMessage(content=escape_markdown(answer.answer))]
     chart = salary_chart(answer.facts)
-    if chart:
-        messages.append(gr.ChatMessage(content=gr.HTML(chart)))
+    if chart:  # a string, not gr.HTML: the /chat API returns replies as JSON
+        messages.append(gr.ChatMessage(content=chart))
     messages.extend(_source_message(source) for source in answer.sources)
     return messages
 
 
-def build_chat(assistant: Assistant) -> gr.Blocks:
-    """The chat page's Blocks (not launched: the API mounts it)."""
+def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.Blocks:
+    """The chat page's Blocks (not launched: the API mounts it). With `limiter`, every
+    question, from the page or from Gradio's API routes, takes a token from it."""
     catalogue = assistant.catalogue
 
-    def respond(message: str, history: list[Any]) -> list[gr.ChatMessage]:
+    def respond(message: str, history: list[Any], request: gr.Request) -> list[gr.ChatMessage]:
+        if limiter is not None:
+            try:
+                limiter.take(request)
+            except TooManyRequests as error:
+                raise gr.Error(f"{error} ({error.retry_after} s).") from None
         try:
-            answer = assistant.ask(message, plain_history(history))
+            # The page keeps the whole conversation; the core takes its most recent turns.
+            answer = assistant.ask(message, trim_history(plain_history(history), assistant.settings))
         except InputError as error:  # shown in the conversation, like any other reply
             return [gr.ChatMessage(content=escape_markdown(f"Sorry: {error}."))]
         return reply_messages(answer)

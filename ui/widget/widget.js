@@ -26,7 +26,8 @@
   var configured = script && script.getAttribute("data-assistant-url");
   var baseUrl = (configured || (scriptUrl ? scriptUrl.origin : window.location.origin)).replace(/\/+$/, "");
   var title = (script && script.getAttribute("data-title")) || "Hiring assistant";
-  var MAX_HISTORY_TURNS = 20;
+  var MAX_HISTORY_TURNS = 20;       // the server's default caps (ASSISTANT_MAX_HISTORY_*):
+  var MAX_HISTORY_CHARS = 32000;    // what is sent stays under them, oldest turns dropped
   var MAX_QUESTION_CHARS = 2000;
   var TIMEOUT_MS = 30000;
   var PROBE_TIMEOUT_MS = 5000; // a server that accepts the probe but never answers counts as down
@@ -230,6 +231,17 @@
         });
     }
 
+    function recentHistory() {
+      var kept = [];
+      var total = 0;
+      for (var i = history.length - 1; i >= 0 && kept.length < MAX_HISTORY_TURNS; i--) {
+        total += history[i].content.length;
+        if (total > MAX_HISTORY_CHARS) { break; }
+        kept.unshift(history[i]);
+      }
+      return kept;
+    }
+
     function ask(question) {
       busy = true;
       send.disabled = true;
@@ -237,7 +249,7 @@
       var pending = addMessage("assistant pending", "Thinking…");
       var controller = window.AbortController ? new AbortController() : null;
       var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
-      var sent = history.slice(-MAX_HISTORY_TURNS);
+      var sent = recentHistory();
       fetch(baseUrl + "/api/ask", {
         method: "POST",
         mode: "cors",
