@@ -224,3 +224,7 @@ def test_a_message_asking_two_things_is_split_in_two(text, parts):
 def test_the_words_asking_for_an_amount(text, amount):
     query = parse_question(text, VOCAB)
     assert query.amount_words == amount and query.asks_amount == bool(amount)
+
+
+def test_medior_alone_does_not_make_a_question_dutch():
+    assert parse_question("medior devops pay liège", VOCAB).lang == "en"

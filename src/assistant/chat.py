@@ -17,6 +17,7 @@ from .catalogue import Catalogue, Route, Target
 from .errors import NoIndexError
 from .evidence import (
     Calibration,
+    Form,
     Ranking,
     TermWeights,
     default_calibration,
@@ -165,10 +166,10 @@ class Assistant:
             units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
+        form = Form(query.count, query.counted, query.asks_who, query.asks_amount,
+                    query.amount_words)
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
-                          self.calibration, headings, count=query.count, sections=sections,
-                          counted=query.counted, who=query.asks_who,
-                          amount=query.asks_amount, amount_words=query.amount_words)
+                          self.calibration, headings, sections, form)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         if query.smalltalk:

@@ -200,16 +200,26 @@ def _above_median(scores: dict[str, float]) -> dict[str, float]:
     return {key: max(0.0, value - middle) for key, value in scores.items()}
 
 
+@dataclass(frozen=True)
+class Form:
+    """The form of answer a question asks for, as `understand` read it: a count (of what),
+    names, an amount of money (and the words asking for it)."""
+
+    count: bool = False
+    counted: tuple[str, ...] = ()
+    who: bool = False
+    amount: bool = False
+    amount_words: tuple[str, ...] = ()
+
+
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
-               count: bool = False, sections: dict[str, float] | None = None,
-               counted: tuple[str, ...] = (), who: bool = False, amount: bool = False,
-               amount_words: tuple[str, ...] = ()) -> Ranking:
+               sections: dict[str, float] | None = None, form: Form = Form()) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first."""
     if not units:
         return Ranking([], 0.0)
-    wanted = {stem(w) for w in counted}
+    wanted = {stem(w) for w in form.counted}
     # Only words this guide uses can be checked: "softwarebedrijven" is not read here.
     wanted &= {found for node in units for found in unit_stems(node)} | {
         found for node in units for found in quote_stems(node)}
@@ -238,10 +248,10 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             "heading": 0.0 if meta["block"] == "empty"
             else headings.get(meta["section"], 0.0),
             "section": sections.get(meta["section"], 0.0),
-            "count": 1.0 if count and COUNTED.search(meta["quote"])
+            "count": 1.0 if form.count and COUNTED.search(meta["quote"])
             and (not wanted or bool(wanted & quote_stems(node))) else 0.0,
-            "names": 1.0 if who and meta["block"] in ("item", "list") else 0.0,
-            "money": 1.0 if amount and MONEY.search(meta["quote"]) else 0.0,
+            "names": 1.0 if form.who and meta["block"] in ("item", "list") else 0.0,
+            "money": 1.0 if form.amount and MONEY.search(meta["quote"]) else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))
@@ -249,7 +259,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     best = scored[0]
     # What the question asks beyond an amount ("Telenet" in "what does Telenet pay?"), found
     # anywhere in the best unit's section: a pay table answers pay, not pensions or a gap.
-    beyond = tuple(t for t in terms if t not in amount_words)
+    beyond = tuple(t for t in terms if t not in form.amount_words)
     in_section: set[str] = set()
     for unit in scored:
         if unit.section == best.section:

@@ -207,13 +207,14 @@ def section_topic(heading: str) -> str:
     return "general"
 
 
-# Words that mark a language; counted, not parsed.
+# Words that mark a language; counted, not parsed. Not "medior": Belgian recruiters write it
+# in English too ("medior devops pay liège").
 LANGUAGE_MARKERS = {
     "nl": {"wat", "hoeveel", "verdient", "verdienen", "welke", "bedrijven", "werkgevers",
            "een", "het", "de", "van", "voor", "zijn", "universiteiten", "hogescholen",
            "loon", "salaris", "ontwikkelaar", "ontwikkelaars", "waar", "wie", "hoe", "en",
            "bij", "dan", "ook", "er", "welk", "kan", "je", "ik", "jij", "bedankt",
-           "dank", "hallo", "goedemorgen", "waarom", "werken", "medior", "verdiensten",
+           "dank", "hallo", "goedemorgen", "waarom", "werken", "verdiensten",
            "hebben", "nodig", "vaardigheden", "zoeken", "werven"},
     "fr": {"quel", "quelle", "quels", "quelles", "combien", "gagne", "gagnent", "salaire",
            "salaires", "une", "les", "des", "du", "le", "la", "est", "sont", "entreprises",
