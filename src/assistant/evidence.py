@@ -171,25 +171,24 @@ MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
 
-def unit_stems(node: TextNode) -> frozenset[str]:
-    """The stems of a unit's text and heading, computed once per unit. Keyed by the unit's
-    digest (its text and metadata), not its id: two corpora may share a guide's file name."""
-    key = node.metadata["digest"]
+def _cached_stems(key: str, text: str) -> frozenset[str]:
     found = _STEMS.get(key)
     if found is None:
         if len(_STEMS) > 500_000:
             _STEMS.clear()
-        found = _STEMS[key] = frozenset(stems(node.text) | stems(node.metadata["section"]))
+        found = _STEMS[key] = frozenset(stems(text))
     return found
+
+
+def unit_stems(node: TextNode) -> frozenset[str]:
+    """The stems of a unit's text and heading, computed once per unit. Keyed by the unit's
+    digest (its text and metadata), not its id: two corpora may share a guide's file name."""
+    return _cached_stems(node.metadata["digest"], f"{node.text} {node.metadata['section']}")
 
 
 def quote_stems(node: TextNode) -> frozenset[str]:
     """The stems of a unit's quote as the guide writes it (role and place words included)."""
-    key = "quote:" + node.metadata["digest"]
-    found = _STEMS.get(key)
-    if found is None:
-        found = _STEMS[key] = frozenset(stems(node.metadata["quote"]))
-    return found
+    return _cached_stems("quote:" + node.metadata["digest"], node.metadata["quote"])
 
 
 def _above_median(scores: dict[str, float]) -> dict[str, float]:
@@ -220,9 +219,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     if not units:
         return Ranking([], 0.0)
     wanted = {stem(w) for w in form.counted}
-    # Only words this guide uses can be checked: "softwarebedrijven" is not read here.
-    wanted &= {found for node in units for found in unit_stems(node)} | {
-        found for node in units for found in quote_stems(node)}
+    if wanted:  # only words this guide uses can be checked: "softwarebedrijven" is not read
+        wanted &= {found for node in units for found in unit_stems(node) | quote_stems(node)}
     top_keyword = max(keyword.values(), default=0.0) or 1.0
     # Heading and section cosines above the guide's median: every heading is somewhat like
     # every question, and a bare "About" (its role words taken out) like none.
@@ -272,7 +270,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
         "level": best.signals["level"],
-        # The evidence has the form the question asks for: a count, a list of names.
+        # The evidence has the form the question asks for: a count, names, an amount.
         "form": max(best.signals["count"], best.signals["names"], best.signals["money"]),
         # How far the best unit stands out of its guide: an off-topic question is about as
         # far from every unit.
