@@ -33,14 +33,16 @@ from assistant.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDS = 5
-GRID_RANK = {"dense": [1.0], "keyword": [0, 0.2, 0.4, 0.7, 1.0, 1.5],
+CHUNK = 65536
+GRID_RANK = {"dense": [1.0], "keyword": [0, 0.5],
              "coverage": [0, 0.2, 0.5, 1.0], "level": [0, 0.3, 0.6, 1.0],
-             "heading": [0, 0.5, 1.0, 2.0, 3.0, 4.0], "section": [0, 1.0, 2.0, 3.0, 4.0, 6.0],
-             "count": [0, 0.25, 0.5, 1.0], "names": [0, 0.5, 1.0, 2.0],
-             "money": [0, 0.5, 1.0, 2.0]}
+             "heading": [0, 0.5, 1.0, 2.0, 3.0], "section": [0, 1.0, 2.0, 3.0, 4.0],
+             "count": [0, 0.5, 1.0], "names": [0, 0.5, 1.0, 2.0],
+             "money": [0, 0.5, 1.0, 2.0], "relation": [0, 0.5, 1.0],
+             "reason": [0, 0.5, 1.0]}
 GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "section": [0, 0.5, 1.0], "heading": [0, 0.5, 1.0],
                 "coverage": [0, 0.25, 0.5, 1.0], "section_coverage": [0, 0.25, 0.5, 1.0],
-                "guide_coverage": [0, 0.25, 0.5],
+                "guide_coverage": [0, 0.25, 0.5], "elsewhere": [0, -0.5, -1.0],
                 "level": [0, 0.25, 0.5], "form": [0, 0.25, 0.5], "margin": [0, 0.5],
                 "unseen": [0, -0.25]}
 
@@ -94,7 +96,7 @@ def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
     """Every weight combination of the grid at once: per case, a (combinations x units) score
     matrix, each section scored by its best unit, the gold section's rank counted."""
     gold_cases = [r for r in records if r["gold"]]
-    combos = np.asarray(list(itertools.product(*GRID_RANK.values())), dtype=np.float64)
+    combos = np.asarray(list(itertools.product(*GRID_RANK.values())), dtype=np.float32)
     top1 = np.zeros(len(combos))
     rr = np.zeros(len(combos))
     for record in gold_cases:
@@ -103,19 +105,21 @@ def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
         gold = tuple(record["gold"])
         if gold not in sections:
             continue
-        signals = np.asarray([[u[3].get(k, 0.0) for k in GRID_RANK] for u in units])
-        scores = combos @ signals.T  # (combinations, units)
+        signals = np.asarray([[u[3].get(k, 0.0) for k in GRID_RANK] for u in units],
+                             dtype=np.float32)
         owner = np.asarray([sections.index((u[0], u[1])) for u in units])
-        by_section = np.full((len(combos), len(sections)), -np.inf)
-        for column in range(len(sections)):
-            by_section[:, column] = scores[:, owner == column].max(axis=1)
-        gold_score = by_section[:, sections.index(gold)]
-        # Ties count against the gold section: the fit must not lean on the units' order.
-        rank = (by_section >= gold_score[:, None]).sum(axis=1)
-        top1 += rank == 1
-        rr += 1 / rank
+        for start in range(0, len(combos), CHUNK):  # bounded memory: a chunk of combinations
+            scores = combos[start:start + CHUNK] @ signals.T  # (combinations, units)
+            by_section = np.full((len(scores), len(sections)), -np.inf, dtype=np.float32)
+            for column in range(len(sections)):
+                by_section[:, column] = scores[:, owner == column].max(axis=1)
+            gold_score = by_section[:, sections.index(gold)]
+            # Ties count against the gold section: the fit must not lean on the units' order.
+            rank = (by_section >= gold_score[:, None]).sum(axis=1)
+            top1[start:start + CHUNK] += rank == 1
+            rr[start:start + CHUNK] += 1 / rank
     best = max(range(len(combos)), key=lambda i: (top1[i], rr[i]))
-    weights = dict(zip(GRID_RANK, (float(v) for v in combos[best]), strict=True))
+    weights = dict(zip(GRID_RANK, (round(float(v), 4) for v in combos[best]), strict=True))
     n = max(1, len(gold_cases))
     return weights, float(top1[best]) / n, float(rr[best]) / n
 
@@ -135,9 +139,12 @@ def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
         dense = sorted(u[3]["dense"] for u in ranked)
         inputs.append({"dense": best[3]["dense"], "section": best[3].get("section", 0.0),
                        "heading": best[3]["heading"],
-                       "form": max(best[3].get(k, 0.0) for k in ("count", "names", "money")),
+                       "form": max(best[3].get(k, 0.0)
+                                   for k in ("count", "names", "money", "relation")),
                        "coverage": max(u[3]["coverage"] for u in ranked[:3]),
                        "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
+                       "elsewhere": max(0.0, guide["guide_coverage"]
+                                        - max(u[3]["coverage"] for u in ranked[:3])),
                        "section_coverage": guide.get("section_coverage", 0.0),
                        "margin": best[3]["dense"] - dense[len(dense) // 2],
                        "unseen": guide["unseen"]})

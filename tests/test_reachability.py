@@ -61,3 +61,21 @@ def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
         if (key, heading) not in top:
             unreachable.append(f"{key} › {heading}: {top}")
     assert not unreachable, "\n".join(unreachable)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question, expected", [
+    # a note beside a pay table: the rows, then the note that holds the question's words
+    ("Do the monthly DevOps salaries in Liège include the 13th-month bonus?",
+     ("€2,940", "13th-month")),
+    # a comparison: the sentence stating the difference, not the pay table
+    ("How much lower are DevOps pay levels in Liège than in Brussels?", ("14%",)),
+    # a reason: prose, not the row of the level the question names
+    ("Why are senior cloud engineers so hard to find in Belgium?", ("counter-offer",)),
+])
+def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, question, expected):
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip("the evaluation guides hold these facts")
+    answer = assistant.ask(question)
+    assert not answer.abstained and all(text in answer.answer for text in expected), answer.answer

@@ -228,3 +228,19 @@ def test_the_words_asking_for_an_amount(text, amount):
 
 def test_medior_alone_does_not_make_a_question_dutch():
     assert parse_question("medior devops pay liège", VOCAB).lang == "en"
+
+
+@pytest.mark.parametrize("text, amount, relation, reason", [
+    ("What do senior backend developers earn in Leuven?", True, False, False),
+    # asks for a difference, which a sentence comparing the places states
+    ("How much cheaper are backend salaries in Leuven than in Brussels?", False, True, False),
+    ("How do Leuven salaries look compared to Brussels?", False, True, False),
+    # yes or no about pay: the note beside the table answers, not the rows
+    ("Do the Leuven salary figures include the company car?", False, False, False),
+    ("Does a pension plan come with the package, and how much is it?", True, False, False),
+    ("Why are backend salaries in Leuven higher?", True, False, True),
+    ("Waarom zijn de lonen in Leuven hoger?", True, False, True),
+])
+def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
+    query = parse_question(text, VOCAB)
+    assert (query.asks_amount, query.asks_relation, query.asks_reason) == (amount, relation, reason)

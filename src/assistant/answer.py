@@ -311,7 +311,18 @@ def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: flo
         return Part(say("empty_section", lang, title=guide.title, section=section.heading),
                     [_source(guide, section.heading, "", best.score)], grounded=False)
     if best.block in ("row", "table"):
-        return salary_part(target, query, section, best.score)
+        rows = salary_part(target, query, section, best.score)
+        # A note beside the table that holds words of the question the rows don't ("Do the
+        # figures include the company car?" → "…excluding company car and meal vouchers").
+        note = next((u for u in ranking.units if u.section == best.section
+                     and u.block == "sentence"), None)
+        if (rows.grounded and note is not None
+                and note.signals["coverage"] > best.signals["coverage"]):
+            quoted = say("quote", lang, title=guide.title, section=section.heading,
+                         text=note.meta["quote"])
+            return Part(f"{rows.text} {quoted}", rows.sources + [
+                _source(guide, section.heading, note.meta["quote"], note.score)], rows.facts)
+        return rows
     if best.block in ("item", "list", "path"):
         named = _sentence_naming_an_item(ranking, query)
         if named is not None:  # "What does imec do?": the sentence about it, not the list

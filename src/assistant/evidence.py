@@ -15,18 +15,24 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
   (in the same sentence as what is counted, when the question says what and a guide uses
   that word: "5,000 researchers" is no answer to "how many backend developers");
 - `names`: the question asks "who" and the unit is a list of names or one of its items;
-- `money`: the question asks for an amount of money and the unit states one.
+- `money`: the question asks for an amount of money and the unit states one;
+- `relation`: the question asks how two things compare ("how much cheaper than Brussels?")
+  and the unit states a share or a comparison;
+- `reason`: the question asks why and the unit is a prose sentence (a table row or a list
+  of names gives no reason).
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
-weighted sum (`support`) over the best unit's dense, section and heading scores, level match,
-coverage and form (a count, a list of names or an amount, when the question asks for one), the
-coverage of the whole routed guide, how far the best unit stands out of its guide
+weighted sum (`support`) over the best unit's dense, section and heading scores, level
+match, coverage and form (a count, a list of names, an amount or a comparison, when the
+question asks for one), the coverage of the whole routed guide and how much of it lies away
+from the best evidence (`elsewhere`), how far the best unit stands out of its guide
 (`margin`), and the share of the question's words that no guide uses (`unseen`); the answer
-abstains under a threshold. A "how many X" question whose X the guide uses but never
-beside a number has no support whatever the weights: the guide does not state that count.
-Both weight vectors and the
-threshold are fitted on the dev split by `eval/calibrate.py` and read from
-`calibration.json` beside this file: no list of topics or subjects decides anything here.
+abstains under a threshold. A "how many X" question whose X the guide uses but never beside
+a number has no support whatever the weights: the guide does not state that count. Both
+weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py` and read
+from `calibration.json` beside this file: no list of topics or subjects decides anything
+here.
+
 This module ranks; it does not compose sentences (`answer.py`) or choose guides.
 """
 
@@ -47,9 +53,9 @@ from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count", "names",
-                "money")
+                "money", "relation", "reason")
 SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "section_coverage",
-                   "guide_coverage", "level", "form", "margin", "unseen")
+                   "guide_coverage", "elsewhere", "level", "form", "margin", "unseen")
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,16 @@ class Ranking:
 
 
 # A number that counts something: not an amount of money, a percentage or a year.
-COUNTED = re.compile(r"(?<![€$£\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*(?:%|k\b|€))")
+COUNTED = re.compile(r"(?<![€$£\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*(?:%|k\b|€))"
+                     # "two or three office days" states a count as well as "2-3" does ("one"
+                     # is left out: "one of the largest employers" counts nothing).
+                     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|"
+                     r"twenty|thirty|forty|fifty|hundreds?|thousands?|twee|drie|vier|vijf|zes|"
+                     r"zeven|acht|negen|tien|twaalf|honderden|duizenden|deux|trois|quatre|cinq|"
+                     r"sept|huit|neuf|dix|douze|vingt|trente|centaines|milliers)\b",
+                     re.IGNORECASE)
+# A sentence that states how two things compare: a share, or "than"/"compared with".
+RELATION = re.compile(r"\d\s?%|\b(?:than|compared (?:to|with)|relative to)\b", re.IGNORECASE)
 MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
@@ -202,13 +217,15 @@ def _above_median(scores: dict[str, float]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Form:
     """The form of answer a question asks for, as `understand` read it: a count (of what),
-    names, an amount of money (and the words asking for it)."""
+    names, an amount of money (and the words asking for it), how two things compare, why."""
 
     count: bool = False
     counted: tuple[str, ...] = ()
     who: bool = False
     amount: bool = False
     amount_words: tuple[str, ...] = ()
+    relation: bool = False
+    reason: bool = False
 
 
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
@@ -228,9 +245,13 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     sections = _above_median(sections or {})
     scored: list[Scored] = []
     found_anywhere: set[str] = set()
+    asked_amount = {stem(w) for w in form.amount_words} if form.amount else set()
     for node in units:
         meta = node.metadata
         found = unit_stems(node)
+        if asked_amount and MONEY.search(meta["quote"]):
+            # "What do they make?": an amount is what "make" asks for, so it counts as found.
+            found = found | asked_amount
         found_anywhere |= found
         level = 0.0
         if levels and meta["block"] in ("row", "table"):
@@ -250,6 +271,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             and (not wanted or bool(wanted & quote_stems(node))) else 0.0,
             "names": 1.0 if form.who and meta["block"] in ("item", "list") else 0.0,
             "money": 1.0 if form.amount and MONEY.search(meta["quote"]) else 0.0,
+            "relation": 1.0 if form.relation and RELATION.search(meta["quote"]) else 0.0,
+            "reason": 1.0 if form.reason and meta["block"] == "sentence" else 0.0,
         }
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))
@@ -269,14 +292,20 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "heading": best.signals["heading"],
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
+        # The guide uses the question's words, but not where the best evidence is: "how much
+        # are meal vouchers worth?" against a pay table whose note mentions meal vouchers.
+        "elsewhere": 0.0,
         "level": best.signals["level"],
         # The evidence has the form the question asks for: a count, names, an amount.
-        "form": max(best.signals["count"], best.signals["names"], best.signals["money"]),
+        "form": max(best.signals["count"], best.signals["names"], best.signals["money"],
+                    best.signals["relation"]),
         # How far the best unit stands out of its guide: an off-topic question is about as
         # far from every unit.
         "margin": best.signals["dense"] - sorted(u.signals["dense"] for u in scored)[len(scored) // 2],
         "unseen": weights.unseen_share(terms),
     }
+    support_signals["elsewhere"] = max(
+        0.0, support_signals["guide_coverage"] - support_signals["coverage"])
     support = calibration.support.get("bias", 0.0) + sum(
         calibration.support.get(name, 0.0) * value for name, value in support_signals.items())
     if wanted and not any(s.signals["count"] for s in scored):

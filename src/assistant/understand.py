@@ -75,6 +75,17 @@ DESCRIBES_ROLE = re.compile(r"^(?:what (?:does|do) .+ do\b|wat (?:doet|doen) |qu
 AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*|wages?|comp|"
                     r"compensation|package|budget|verdien\w*|loon|lonen|salaris\w*|betaal\w*|"
                     r"gagne\w*|salaire\w*|remuner\w*|paye\w*)\b")
+# "How much cheaper than Brussels?" asks for a difference (a share, a relation), which a
+# sentence comparing the two places states and a pay table does not: no amount form.
+COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|(?:cheap|high|low|expensive)\w* than|"
+                      r"compared (?:to|with)|vergeleken met|par rapport (?:a|au|aux))\b")
+# "Do the salary figures include the company car?" asks yes or no about pay, not for an
+# amount: the note beside the table answers it, not the rows.
+YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|"
+                    r"zijn|worden|bevat\w*|est ce que|sont)\b(?!.*\bhow much\b)")
+# "Why is it hard to hire seniors?" asks for a reason, which prose gives and a table or a
+# list of names does not (evidence.py's "reason").
+WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes)\b")
 # "Who is hiring?" asks for names: it prefers a list of them (evidence.py's "names").
 WHO = re.compile(r"\b(who|whom|wie|qui)\b")
 # What is counted: the words right after "how many" ("how many software firms"); an answer
@@ -128,6 +139,8 @@ class Query:
     counted: tuple[str, ...] = ()  # the words naming what is counted, when it says
     asks_who: bool = False
     asks_amount: bool = False  # asks for an amount of money
+    asks_relation: bool = False  # asks how two things compare ("how much cheaper than…")
+    asks_reason: bool = False  # asks why
     amount_words: tuple[str, ...] = ()  # the content words that ask for it ("earn", "salary")
     describes_role: bool = False  # "what does a … do?"
     followup: bool = False
@@ -303,7 +316,10 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
                                     if w not in STOPWORDS))
     return Query(
         counted=counted_words(corrected, detected), asks_who=bool(WHO.search(corrected)),
-        asks_amount=bool(AMOUNT.search(corrected)),
+        asks_amount=bool(AMOUNT.search(corrected)) and not COMPARES.search(corrected)
+        and not YES_NO.match(corrected),
+        asks_relation=bool(COMPARES.search(corrected)),
+        asks_reason=bool(WHY.search(corrected)),
         amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
         describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
@@ -394,6 +410,8 @@ def merge(query: Query, context: Query | None) -> Query:
         counted=query.counted or (() if own_subject else context.counted),
         asks_who=query.asks_who or (not own_subject and context.asks_who),
         asks_amount=query.asks_amount or (not own_subject and context.asks_amount),
+        asks_relation=query.asks_relation or (not own_subject and context.asks_relation),
+        asks_reason=query.asks_reason or (not own_subject and context.asks_reason),
         amount_words=query.amount_words if own_subject else context.amount_words,
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
