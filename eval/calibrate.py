@@ -42,7 +42,7 @@ GRID_RANK = {"dense": [1.0], "keyword": [0, 0.5],
              "reason": [0, 0.5, 1.0]}
 GRID_SUPPORT = {"dense": [0.5, 1.0, 1.5], "section": [0, 0.5, 1.0], "heading": [0, 0.5, 1.0],
                 "coverage": [0, 0.25, 0.5, 1.0], "section_coverage": [0, 0.25, 0.5, 1.0],
-                "guide_coverage": [0, 0.25, 0.5], "elsewhere": [0, -0.5, -1.0],
+                "guide_coverage": [0, 0.25, 0.5],
                 "level": [0, 0.25, 0.5], "form": [0, 0.25, 0.5], "margin": [0, 0.5],
                 "unseen": [0, -0.25]}
 
@@ -143,8 +143,6 @@ def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
                                    for k in ("count", "names", "money", "relation")),
                        "coverage": max(u[3]["coverage"] for u in ranked[:3]),
                        "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
-                       "elsewhere": max(0.0, guide["guide_coverage"]
-                                        - max(u[3]["coverage"] for u in ranked[:3])),
                        "section_coverage": guide.get("section_coverage", 0.0),
                        "margin": best[3]["dense"] - dense[len(dense) // 2],
                        "unseen": guide["unseen"]})
@@ -193,7 +191,7 @@ def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, f
     threshold is fitted on four folds and scored on the fifth. Fitting weights and threshold
     on the same cases picked whichever weighting happened to split these few refusals best,
     and it changed from one refit to the next; held-out folds favour one that generalises.
-    Ties go to the threshold in the widest gap."""
+    The weightings tied at the least held-out cost are averaged."""
     prepared = [(support_inputs(r, rank_weights), r["abstain"]) for r in records]
     # One row per (case, routed guide); a case answers from its best-supported guide.
     rows, owner = [], []
@@ -205,24 +203,33 @@ def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, f
     empty = np.asarray([e for (_i, e), _a in prepared])
     abstain = np.asarray([a for _p, a in prepared])
     fold = np.asarray([zlib.crc32((r.get("fact") or r["id"]).encode()) % FOLDS for r in records])
-    best = (-np.inf, -1.0, {}, 0.0, 0)
-    for values in itertools.product(*(GRID_SUPPORT[k] for k in SUPPORT_SIGNALS)):
-        per_row = features @ np.asarray(values)
+    def score_of(values: np.ndarray) -> np.ndarray:
         score = np.full(len(prepared), -np.inf)
-        np.maximum.at(score, owner, per_row)
-        held_out = 0.0  # the cost on held-out folds, negated: higher is better
+        np.maximum.at(score, owner, features @ values)
+        return score
+
+    def held_out_cost(score: np.ndarray) -> float:
+        cost = 0.0
         for k in range(FOLDS):
             train, test = fold != k, fold == k
             _c, threshold, _g = _fit_threshold(score[train], empty[train], abstain[train])
             predicted = (score[test] < threshold) | empty[test]
-            held_out -= float(_cost(predicted[None, :], abstain[test])[0])
-        correct, threshold, gap = _fit_threshold(score, empty, abstain)
-        if (held_out, gap) > best[:2]:
-            best = (held_out, gap, dict(zip(SUPPORT_SIGNALS, values, strict=True)),
-                    round(threshold, 4), correct)
-    held_out, _gap, weights, threshold, correct = best
-    print(f"support: cross-validated cost {-held_out:.0f} over {len(prepared)} cases "
-          f"(a false answer costs {FALSE_ANSWER_COST:g}, a false refusal 1)", file=sys.stderr)
+            cost += float(_cost(predicted[None, :], abstain[test])[0])
+        return cost
+
+    grid = np.asarray(list(itertools.product(*(GRID_SUPPORT[k] for k in SUPPORT_SIGNALS))))
+    costs = np.asarray([held_out_cost(score_of(values)) for values in grid])
+    # Many weightings tie at the least held-out cost, and picking one of them flipped the
+    # weights from one refit to the next: their mean is the stable choice.
+    tied = grid[costs == costs.min()]
+    mean = tied.mean(axis=0)
+    correct, threshold, _gap = _fit_threshold(score_of(mean), empty, abstain)
+    weights = {k: round(float(v), 4) for k, v in zip(SUPPORT_SIGNALS, mean, strict=True)}
+    print(f"support: cross-validated cost {costs.min():.0f} over {len(prepared)} cases "
+          f"(a false answer costs {FALSE_ANSWER_COST:g}, a false refusal 1); mean of "
+          f"{len(tied)} tied weightings, whose own held-out cost is "
+          f"{held_out_cost(score_of(mean)):.0f}", file=sys.stderr)
+    threshold = round(threshold, 4)
     return weights, threshold, correct / max(1, len(prepared))
 
 

@@ -244,6 +244,9 @@ def test_quoted_topics_quote_the_guide(any_assistant, question):
     assert_invariants(answer)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 9 open: the support fit answers a subject next to "
+                   "the guide's (parking costs) from a sentence on living costs; it shares no "
+                   "word with the guide, like many paraphrases that should be answered")
 def test_general_question_without_support_abstains(calibrated_assistant):
     answer = calibrated_assistant.ask(
         "Is parking expensive near the office for backend developers in Leuven?")

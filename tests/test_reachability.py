@@ -72,6 +72,9 @@ def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
     ("How much lower are DevOps pay levels in Liège than in Brussels?", ("14%",)),
     # a reason: prose, not the row of the level the question names
     ("Why are senior cloud engineers so hard to find in Belgium?", ("counter-offer",)),
+    # a duration, and a count in a sentence below one that states none
+    ("How long do DevOps engineers usually stay with one employer in Liège?", ("3.8 years",)),
+    ("How many tech companies can frontend recruiters target in Brussels?", ("1,900",)),
 ])
 def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, question, expected):
     assistant, folders = corpus_assistant
@@ -79,3 +82,18 @@ def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, quest
         pytest.skip("the evaluation guides hold these facts")
     answer = assistant.ask(question)
     assert not answer.abstained and all(text in answer.answer for text in expected), answer.answer
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question", [
+    # the best evidence (the pay table) states no duration
+    "How long does it take a junior DevOps engineer in Liège to reach senior level?",
+    # no number of Euroclear's staff; the list of firms names Euroclear
+    "How many employees does Euroclear have? I'm hiring frontend developers in Brussels.",
+])
+def test_a_count_or_duration_the_guide_does_not_state_is_refused(corpus_assistant, question):
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip("the evaluation guides hold these subjects")
+    answer = assistant.ask(question)
+    assert answer.abstained, answer.answer

@@ -244,3 +244,14 @@ def test_medior_alone_does_not_make_a_question_dutch():
 def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
     query = parse_question(text, VOCAB)
     assert (query.asks_amount, query.asks_relation, query.asks_reason) == (amount, relation, reason)
+
+
+@pytest.mark.parametrize("text, duration", [
+    ("How long does it take to hire a backend developer in Leuven?", True),
+    ("Hoe lang duurt een aanwerving in Gent?", True),
+    ("Combien de temps faut-il pour recruter à Liège ?", True),
+    ("How long is the list of employers in Leuven?", True),  # read as asked; verified later
+    ("How many backend developers are there in Leuven?", False),
+])
+def test_a_question_asking_how_long(text, duration):
+    assert parse_question(text, VOCAB).asks_duration is duration

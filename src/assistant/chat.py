@@ -167,7 +167,8 @@ class Assistant:
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
         form = Form(query.count, query.counted, query.asks_who, query.asks_amount,
-                    query.amount_words, query.asks_relation, query.asks_reason)
+                    query.amount_words, query.asks_relation, query.asks_reason,
+                    query.asks_duration)
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
                           self.calibration, headings, sections, form)
 

@@ -24,14 +24,14 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
 weighted sum (`support`) over the best unit's dense, section and heading scores, level
 match, coverage and form (a count, a list of names, an amount or a comparison, when the
-question asks for one), the coverage of the whole routed guide and how much of it lies away
-from the best evidence (`elsewhere`), how far the best unit stands out of its guide
-(`margin`), and the share of the question's words that no guide uses (`unseen`); the answer
-abstains under a threshold. A "how many X" question whose X the guide uses but never beside
-a number has no support whatever the weights: the guide does not state that count. Both
-weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py` and read
-from `calibration.json` beside this file: no list of topics or subjects decides anything
-here.
+question asks for one), the coverage of the whole routed guide, how far the best unit
+stands out of its guide (`margin`), and the share of the question's words that no guide
+uses (`unseen`); the answer abstains under a threshold. A "how many X" question whose X the
+guide uses but never beside a number, or whose best evidence states no number, has no
+support whatever the weights: the guide does not state that count; nor has "how long"
+evidence that states no duration. Both weight vectors and the threshold are fitted on the
+dev split by `eval/calibrate.py` and read from `calibration.json` beside this file: no list
+of topics or subjects decides anything here.
 
 This module ranks; it does not compose sentences (`answer.py`) or choose guides.
 """
@@ -55,7 +55,7 @@ CALIBRATION = Path(__file__).with_name("calibration.json")
 RANK_SIGNALS = ("dense", "keyword", "coverage", "level", "heading", "section", "count", "names",
                 "money", "relation", "reason")
 SUPPORT_SIGNALS = ("dense", "section", "heading", "coverage", "section_coverage",
-                   "guide_coverage", "elsewhere", "level", "form", "margin", "unseen")
+                   "guide_coverage", "level", "form", "margin", "unseen")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,14 @@ def _stemmer() -> Any:
         return Stemmer.Stemmer("english")
     except ImportError:  # pragma: no cover - bm25s depends on it
         return None
+
+
+@lru_cache(maxsize=65536)
+def full_stem(word: str) -> str:
+    """The whole stem: what is counted must match exactly ("employees" is not "employers",
+    which `stem`'s six letters conflate)."""
+    stemmer = _stemmer()
+    return stemmer.stemWord(word) if stemmer else word
 
 
 @lru_cache(maxsize=65536)
@@ -180,18 +188,25 @@ COUNTED = re.compile(r"(?<![€$£\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*(?
                      r"zeven|acht|negen|tien|twaalf|honderden|duizenden|deux|trois|quatre|cinq|"
                      r"sept|huit|neuf|dix|douze|vingt|trente|centaines|milliers)\b",
                      re.IGNORECASE)
+# A length of time: "8 weeks", "3.8 years", "two to three months".
+DURATION = re.compile(r"\b(?:\d[\d.,]*|two|three|four|five|six|seven|eight|nine|ten|"
+                      r"twelve|a few|several)\s*(?:(?:-|–|to|or)\s*\S+\s*)?"
+                      r"(?:days?|weeks?|months?|years?|dagen|weken|maanden|jaar|jours|semaines|"
+                      r"mois|ans)\b", re.IGNORECASE)
 # A sentence that states how two things compare: a share, or "than"/"compared with".
 RELATION = re.compile(r"\d\s?%|\b(?:than|compared (?:to|with)|relative to)\b", re.IGNORECASE)
+VERIFIED_TOP, VERIFIED_SHARE = 5, 0.8  # where a number or duration asked for is sought
 MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
 
-def _cached_stems(key: str, text: str) -> frozenset[str]:
+def _cached_stems(key: str, text: str, stemmer: Any = None) -> frozenset[str]:
     found = _STEMS.get(key)
     if found is None:
         if len(_STEMS) > 500_000:
             _STEMS.clear()
-        found = _STEMS[key] = frozenset(stems(text))
+        found = _STEMS[key] = frozenset(
+            stems(text) if stemmer is None else {stemmer(w) for w in words(text)})
     return found
 
 
@@ -206,6 +221,11 @@ def quote_stems(node: TextNode) -> frozenset[str]:
     return _cached_stems("quote:" + node.metadata["digest"], node.metadata["quote"])
 
 
+def counted_stems(node: TextNode) -> frozenset[str]:
+    """The whole stems of a unit's quote, for matching what a count counts."""
+    return _cached_stems("count:" + node.metadata["digest"], node.metadata["quote"], full_stem)
+
+
 def _above_median(scores: dict[str, float]) -> dict[str, float]:
     if not scores:
         return {}
@@ -217,7 +237,8 @@ def _above_median(scores: dict[str, float]) -> dict[str, float]:
 @dataclass(frozen=True)
 class Form:
     """The form of answer a question asks for, as `understand` read it: a count (of what),
-    names, an amount of money (and the words asking for it), how two things compare, why."""
+    names, an amount of money (and the words asking for it), how two things compare, why, how
+    long."""
 
     count: bool = False
     counted: tuple[str, ...] = ()
@@ -226,6 +247,7 @@ class Form:
     amount_words: tuple[str, ...] = ()
     relation: bool = False
     reason: bool = False
+    duration: bool = False
 
 
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
@@ -235,9 +257,9 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     """Score `units` (one scope's) with the signals above; best first."""
     if not units:
         return Ranking([], 0.0)
-    wanted = {stem(w) for w in form.counted}
+    wanted = {full_stem(w) for w in form.counted}
     if wanted:  # only words this guide uses can be checked: "softwarebedrijven" is not read
-        wanted &= {found for node in units for found in unit_stems(node) | quote_stems(node)}
+        wanted &= {found for node in units for found in counted_stems(node)}
     top_keyword = max(keyword.values(), default=0.0) or 1.0
     # Heading and section cosines above the guide's median: every heading is somewhat like
     # every question, and a bare "About" (its role words taken out) like none.
@@ -268,7 +290,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             else headings.get(meta["section"], 0.0),
             "section": sections.get(meta["section"], 0.0),
             "count": 1.0 if form.count and COUNTED.search(meta["quote"])
-            and (not wanted or bool(wanted & quote_stems(node))) else 0.0,
+            and (not wanted or bool(wanted & counted_stems(node))) else 0.0,
             "names": 1.0 if form.who and meta["block"] in ("item", "list") else 0.0,
             "money": 1.0 if form.amount and MONEY.search(meta["quote"]) else 0.0,
             "relation": 1.0 if form.relation and RELATION.search(meta["quote"]) else 0.0,
@@ -277,6 +299,22 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
         scored.append(Scored(node, signals, score))
     scored.sort(key=lambda s: (-s.score, s.meta["order"], s.meta["position"]))
+    # Verification, not ranking: "how many X" is answered by a number, "how long" by a
+    # duration. The best of the top units that states one goes first; when none does, the
+    # guide does not say (below), whatever else the evidence shares with the question.
+    def states(unit: Scored) -> bool:
+        return ((not form.counted or bool(unit.signals["count"]))
+                and (not form.duration or bool(DURATION.search(unit.meta["quote"]))))
+
+    # Only near the top, and holding as much of the question as the best unit: a number
+    # further down, or beside fewer of the question's words, is about something else.
+    near = [u for u in scored[:VERIFIED_TOP] if u.score >= VERIFIED_SHARE * scored[0].score
+            and u.signals["coverage"] >= scored[0].signals["coverage"]]
+    unstated = not any(states(u) for u in near)
+    if not unstated and not states(scored[0]):
+        first = next(u for u in near if states(u))
+        scored.remove(first)
+        scored.insert(0, first)
     best = scored[0]
     # What the question asks beyond an amount ("Telenet" in "what does Telenet pay?"), found
     # anywhere in the best unit's section: a pay table answers pay, not pensions or a gap.
@@ -292,9 +330,6 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "heading": best.signals["heading"],
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
-        # The guide uses the question's words, but not where the best evidence is: "how much
-        # are meal vouchers worth?" against a pay table whose note mentions meal vouchers.
-        "elsewhere": 0.0,
         "level": best.signals["level"],
         # The evidence has the form the question asks for: a count, names, an amount.
         "form": max(best.signals["count"], best.signals["names"], best.signals["money"],
@@ -304,11 +339,9 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "margin": best.signals["dense"] - sorted(u.signals["dense"] for u in scored)[len(scored) // 2],
         "unseen": weights.unseen_share(terms),
     }
-    support_signals["elsewhere"] = max(
-        0.0, support_signals["guide_coverage"] - support_signals["coverage"])
     support = calibration.support.get("bias", 0.0) + sum(
         calibration.support.get(name, 0.0) * value for name, value in support_signals.items())
-    if wanted and not any(s.signals["count"] for s in scored):
+    if unstated or (wanted and not any(s.signals["count"] for s in scored)):
         support_signals["unstated_count"] = 1.0
         support = min(support, calibration.threshold - 1.0)
     return Ranking(scored, support, support_signals)

@@ -86,6 +86,8 @@ YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|shoul
 # "Why is it hard to hire seniors?" asks for a reason, which prose gives and a table or a
 # list of names does not (evidence.py's "reason").
 WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes)\b")
+# "How long does it take…?" is answered by a duration (evidence.py verifies).
+HOW_LONG = re.compile(r"\b(?:how long|hoe lang|combien de temps)\b")
 # "Who is hiring?" asks for names: it prefers a list of them (evidence.py's "names").
 WHO = re.compile(r"\b(who|whom|wie|qui)\b")
 # What is counted: the words right after "how many" ("how many software firms"); an answer
@@ -141,6 +143,7 @@ class Query:
     asks_amount: bool = False  # asks for an amount of money
     asks_relation: bool = False  # asks how two things compare ("how much cheaper than…")
     asks_reason: bool = False  # asks why
+    asks_duration: bool = False  # asks how long
     amount_words: tuple[str, ...] = ()  # the content words that ask for it ("earn", "salary")
     describes_role: bool = False  # "what does a … do?"
     followup: bool = False
@@ -320,6 +323,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         and not YES_NO.match(corrected),
         asks_relation=bool(COMPARES.search(corrected)),
         asks_reason=bool(WHY.search(corrected)),
+        asks_duration=bool(HOW_LONG.search(corrected)),
         amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
         describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
@@ -412,6 +416,7 @@ def merge(query: Query, context: Query | None) -> Query:
         asks_amount=query.asks_amount or (not own_subject and context.asks_amount),
         asks_relation=query.asks_relation or (not own_subject and context.asks_relation),
         asks_reason=query.asks_reason or (not own_subject and context.asks_reason),
+        asks_duration=query.asks_duration or (not own_subject and context.asks_duration),
         amount_words=query.amount_words if own_subject else context.amount_words,
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
