@@ -7,6 +7,7 @@ app is driven with FastAPI's TestClient. Real-browser tests are in test_browser.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,22 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert {"/api/ask", "/api/health"} <= set(spec["paths"])
     assert {"400", "413", "422", "429"} <= set(spec["paths"]["/api/ask"]["post"]["responses"])
     assert client.get("/api/docs").status_code == 200
+
+
+def test_api_docs_page_loads_only_local_assets(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert links and all(link.startswith("/api/docs/assets/") for link in links), links
+    assert "cdn" not in page.text.lower() and "'/api/openapi.json'" in page.text
+    for link in links:
+        asset = client.get(link)
+        assert asset.status_code == 200 and len(asset.content) > 0, link
+    assert "SwaggerUIBundle" in client.get("/api/docs/assets/swagger-ui-bundle.js").text
+    # only the named files: nothing else of the package, no path out of it
+    for other in ("index.css", "swagger-editor.js", "..%2F__init__.py", "LICENSE"):
+        response = client.get(f"/api/docs/assets/{other}")
+        assert response.status_code == 404 and response.json()["status"] == 404, other
 
 
 # --- errors (DESIGN §5): JSON with the status -----------------------------------------------

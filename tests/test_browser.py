@@ -333,3 +333,32 @@ def test_widget_tells_a_refused_origin_from_a_server_that_is_down(
     else:  # and nothing answers there at all
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{assistant}/api/health", timeout=2)
+
+
+# --- the API's documentation page ---------------------------------------------------------
+
+
+def test_api_docs_render_the_endpoints_with_the_network_blocked(server: str, browser: Browser) -> None:
+    """Every request that leaves the assistant's own server is refused, as offline: the page
+    must still render its operations (issue 10: a CDN-loaded page was blank)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def only_the_server(route) -> None:
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_the_server)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/api/docs")
+        paths = page.locator(".opblock-summary-path")
+        expect(paths.filter(has_text="/api/ask")).to_be_visible(timeout=30_000)
+        expect(paths.filter(has_text="/api/health")).to_be_visible()
+        expect(page.locator(".opblock-post")).to_have_count(1)
+        assert outside == []
+    finally:
+        context.close()
