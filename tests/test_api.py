@@ -58,6 +58,8 @@ def test_ask_returns_the_answer_object(client: TestClient) -> None:
     assert source["title"] == "Recruiting Backend Developers in Leuven"
     assert "€37,080 – €49,440" in source["quote"]
     assert {"level": "Junior", "min": 37080, "max": 49440}.items() <= body["facts"][0].items()
+    # a .txt guide links to its page on the site: base URL + the file's slug
+    assert source["url"] == "https://www.bedevs.be/hiring/backend-developers-in-leuven"
 
 
 def test_follow_up_uses_the_history_sent(client: TestClient) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .answer import Answer, compose, coverage, off_topic, refusal, smalltalk
 from .catalogue import Catalogue, Route, Target
+from .corpus import page_url
 from .errors import NoIndexError
 from .evidence import (
     Calibration,
@@ -68,6 +69,8 @@ class Assistant:
         guides = self.store.load_guides()
         if not guides:
             raise NoIndexError("the index is empty: run `assistant ingest` first")
+        # Resolved here, not stored at ingest: changing the site's base URL needs no re-ingest.
+        guides = [replace(guide, url=page_url(guide, settings.site_base_url)) for guide in guides]
         self.catalogue = Catalogue(guides)
         self.retriever = HybridRetriever(self.store, embedder, guides,
                                          settings.retrieve_top_k)
