@@ -182,9 +182,9 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     if with_ui:
         import gradio as gr
 
-        from .ui import build_chat
+        from .ui import build_chat, mount_options
 
         app = gr.mount_gradio_app(app, build_chat(assistant, limiter), path="/", ssr_mode=False,
                                   mcp_server=False, enable_monitoring=False, pwa=False,
-                                  max_file_size="1mb", footer_links=["api"])
+                                  max_file_size="1mb", **mount_options())
     return app
