@@ -45,6 +45,9 @@ LABELS = {
 PAGE_CSS = """
 footer { display: none !important; }
 html, body, gradio-app { height: 100%; }
+/* Gradio's bundled semi-bold face holds few glyphs: a bold heading in it is drawn in two
+   fonts (its first letter apart). Headings use the system's bold font instead. */
+.gradio-container h1 { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif !important; }
 .gradio-container { min-height: 100dvh !important; }
 @media (max-width: 640px) {
   .gradio-container { padding: 8px !important; }
@@ -199,8 +202,8 @@ def salary_chart(facts: list[dict], lang: str = "en", scale_max: float | None = 
         period = html.escape(period_phrase(levels[0].get("period") or "gross/year", lang))
         blocks.append(
             '<div class="salary-panel" style="flex:1 1 200px;min-width:0">'
-            # weight 400: the page's web font loads only 400 and 600, and a 600 title drew
-            # its first letter in another font while the font swapped in (issue 10).
+            # Weight 400: Gradio's semi-bold face lacks most glyphs, so a 600 title was
+            # drawn in two fonts, its first letter apart ("ʙackend", issue 10).
             f'<div class="salary-title" style="font-size:14px">{html.escape(title)}</div>'
             f'{"".join(bars)}'
             '<div class="salary-axis" style="position:relative;height:16px;margin-top:2px;'
