@@ -85,6 +85,38 @@ def test_health_lists_the_index(client: TestClient) -> None:
     body = response.json()
     assert body["status"] == "ok" and body["guides"] == len(list(GUIDES.iterdir()))
     assert "Leuven" in body["places"] and "Backend Developers" in body["roles"]
+    assert "model_load_ms" in body  # null until the model has loaded, then the load's ms
+
+
+def test_model_load_is_reported_apart_from_the_answers_latency(fake_assistant) -> None:
+    """A model that takes a second to load: that second is the load's, not the answer's."""
+    import time
+
+    from pydantic import PrivateAttr
+
+    from assistant.chat import Assistant
+    from conftest import FakeEmbedding
+
+    class SlowToLoad(FakeEmbedding):
+        _loaded: bool = PrivateAttr(default=False)
+
+        def load(self) -> None:
+            if not self._loaded:
+                time.sleep(1.0)
+                self._loaded = True
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            self.load()
+            return super()._get_query_embedding(query)
+
+    slow = SlowToLoad()
+    assistant = Assistant(fake_assistant.settings, embedder=slow, calibration=fake_assistant.calibration)
+    assert assistant.model_load_ms is None
+    assert assistant.load_model() >= 1000 and assistant.model_load_ms >= 1000
+    answer = assistant.ask(JUNIOR_LEUVEN)
+    assert "€37,080 – €49,440" in answer.answer and answer.latency_ms < assistant.model_load_ms
+    health = make_client(assistant).get("/api/health").json()
+    assert health["model_load_ms"] == assistant.model_load_ms
 
 
 def test_openapi_documents_the_api(client: TestClient) -> None:

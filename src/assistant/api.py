@@ -159,8 +159,10 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     @app.get("/api/health", summary="Is the index loaded; which guides it holds")
     async def health() -> dict:
         catalogue = assistant.catalogue
+        # model_load_ms: the embedding model's one-time load (null until it has loaded),
+        # reported here because no answer's latency_ms includes it.
         return {"status": "ok", "guides": len(catalogue), "roles": catalogue.roles,
-                "places": catalogue.places}
+                "places": catalogue.places, "model_load_ms": assistant.model_load_ms}
 
     add_docs(app, app.openapi_url or "/api/openapi.json")
     app.add_api_route("/api/{path:path}", _api_catch_all(app), include_in_schema=False,
