@@ -31,6 +31,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = Path(__file__).parent / "data" / "guides"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# `make screenshots` points this at eval/out/screenshots for a reviewer.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ARTIFACTS)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -578,3 +580,27 @@ def test_api_docs_render_the_endpoints_with_the_network_blocked(server: str, bro
         assert outside == []
     finally:
         context.close()
+
+
+# --- screenshots for a reviewer (`make screenshots`) -----------------------------------------
+
+
+def test_screenshots_of_the_chat_page_and_the_widget(server: str, sized_page: Page) -> None:
+    """What a visitor sees, at desktop and phone size: the chat page after a salary question
+    and its follow-up, and the widget open on the demo page with an answer."""
+    page, size = sized_page, sized_page.size_name  # type: ignore[attr-defined]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{server}/")
+    bot = page.locator("[data-testid='bot']")
+    for question, shown in ((JUNIOR_LEUVEN, JUNIOR), ("and seniors?", SENIOR)):
+        _chat_ask(page, question)
+        expect(bot.filter(has_text=shown).first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    page.wait_for_timeout(500)  # let the last message scroll into place
+    shots = [SCREENSHOTS / f"chat-page-{size}.png", SCREENSHOTS / f"widget-{size}.png"]
+    page.screenshot(path=str(shots[0]))
+    page.goto(f"{server}/widget/demo")
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    page.screenshot(path=str(shots[1]))
+    assert all(shot.stat().st_size > 10_000 for shot in shots)
