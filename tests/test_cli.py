@@ -94,6 +94,13 @@ def test_bad_batch_writes_nothing(shipped_index, payload, message):
     assert result.stdout == "" and "Traceback" not in result.stderr
 
 
+def test_a_bad_setting_is_one_line_naming_it(shipped_index):
+    result = run_cli("ask", "x", env={**env_for(shipped_index), "ASSISTANT_SITE_BASE_URL": "www.example"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert "ASSISTANT_SITE_BASE_URL" in result.stderr and "http(s) URL" in result.stderr
+
+
 def test_chat_keeps_the_conversation(shipped_index):
     result = run_cli("chat", env=env_for(shipped_index),
                      input="What does a junior backend developer earn in Leuven?\nand seniors?\nquit\n")

@@ -24,9 +24,16 @@ log = logging.getLogger("assistant")
 
 
 def _settings(**overrides: Any):
+    from pydantic import ValidationError
+
     from .settings import Settings
 
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:  # one line naming the variable, exit 2 (bad input)
+        problems = "; ".join(f"ASSISTANT_{'_'.join(str(part) for part in problem['loc']).upper()}: "
+                             f"{problem['msg']}" for problem in error.errors())
+        raise InputError(f"bad setting: {problems}") from None
 
 
 def clean_errors(command):
