@@ -49,10 +49,11 @@ html, body, gradio-app { height: 100%; }
    fonts (its first letter apart). Headings use the system's bold font instead. */
 .gradio-container h1 { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif !important; }
 .gradio-container { min-height: 100dvh !important; }
+/* Gradio keeps only a scoped copy of rules in @media (under .gradio-container … .contain):
+   plain selectors here. A phone keeps its height for the conversation. */
 @media (max-width: 640px) {
-  .gradio-container { padding: 8px !important; }
-  .gradio-container h1 { font-size: 1.4rem !important; margin: 0 !important; }
-  .gradio-container .prose p { font-size: 13px; }
+  h1 { font-size: 1.3rem !important; margin: 0 0 4px !important; }
+  .prose:has(> p) p { font-size: 12px !important; line-height: 1.35 !important; margin: 0 !important; }
 }
 .sources { margin-top: 2px; font-size: 13px; }
 .sources-label { font-size: 11px; text-transform: uppercase; letter-spacing: .04em; opacity: .7; }
