@@ -412,7 +412,7 @@ def test_widget_stays_on_screen_on_an_overflowing_page(server: str, sized_page: 
     _screenshot(page, f"widget-demo-{page.size_name}.png")  # type: ignore[attr-defined]
 
 
-def test_widget_stays_on_screen_when_the_page_is_zoomed(server: str, browser: Browser) -> None:
+def test_widget_stays_on_screen_when_the_page_is_pinch_zoomed(server: str, browser: Browser) -> None:
     context, page = new_page(browser, PHONE)
     try:
         page.goto(f"{server}/widget/demo")
@@ -426,6 +426,22 @@ def test_widget_stays_on_screen_when_the_page_is_zoomed(server: str, browser: Br
         assert_within_viewport(page, "widget")
     finally:
         context.close()
+
+
+def test_widget_stays_on_screen_on_a_css_zoomed_page(server: str, sites: dict, sized_page: Page) -> None:
+    """`html { zoom: 1.5 }` multiplies into the widget's offsets: they are undone."""
+    page = sized_page
+    (sites["dirs"][0] / "zoomed.html").write_text(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<style>html { zoom: 1.5 } body { width: 2000px }</style></head><body><h1>Zoomed</h1>"
+        f"<script src='{server}/widget.js' data-assistant-url='{server}'></script></body></html>",
+        encoding="utf-8")
+    page.goto(f"{sites['listed']}/zoomed.html")
+    expect(page.get_by_role("button", name="Open the hiring assistant")).to_be_visible()
+    assert_within_viewport(page, "widget")
+    _open_widget(page)
+    assert_within_viewport(page, "widget")
 
 
 @pytest.mark.parametrize(("lang", "open_name", "question", "source_label"), [

@@ -14,7 +14,7 @@
  *
  * Staying on screen: the host element is fixed over the *visual* viewport (what the visitor
  * sees), measured with window.visualViewport and rewritten on every resize, scroll and pinch
- * zoom. A page that overflows sideways makes a phone's layout viewport wider than the screen,
+ * zoom; a CSS `zoom` on the page's <html> is undone. A page that overflows sideways makes a phone's layout viewport wider than the screen,
  * and plain `position: fixed; right: 20px` then lands off screen (issue 10). It is appended to
  * <html>, not <body>, so a transformed body cannot become its containing block. On a narrow
  * screen the open panel is a full-height sheet.
@@ -58,7 +58,7 @@
     nl: {
       title: "Wervingsassistent", open: "Open de wervingsassistent", close: "Sluit de wervingsassistent",
       closeButton: "Sluit de assistent", question: "Je vraag", conversation: "Gesprek",
-      placeholder: "Vraag iets over werven in een stad…", send: "Verstuur", thinking: "Even denken…",
+      placeholder: "Stel je vraag…", send: "Verstuur", thinking: "Even denken…",
       greeting: "Hallo! Vraag me naar salarissen, werkgevers, hubs of universiteiten voor de functies en steden in onze gidsen.",
       source: "Bron", sources: "Bronnen", sorry: "Sorry: ",
       unreachable: "De assistent is nu niet bereikbaar vanaf deze pagina. Controleer je verbinding en probeer het zo opnieuw.",
@@ -72,7 +72,7 @@
       title: "Assistant de recrutement", open: "Ouvrir l'assistant de recrutement",
       close: "Fermer l'assistant de recrutement", closeButton: "Fermer l'assistant",
       question: "Votre question", conversation: "Conversation",
-      placeholder: "Posez une question sur le recrutement dans une ville…", send: "Envoyer",
+      placeholder: "Posez votre question…", send: "Envoyer",
       thinking: "Réflexion…",
       greeting: "Bonjour ! Interrogez-moi sur les salaires, employeurs, hubs ou universités pour les métiers et villes de nos guides.",
       source: "Source", sources: "Sources", sorry: "Désolé : ",
@@ -246,8 +246,12 @@
       sheet = width <= PHONE_MAX_WIDTH;
       dock.className = "dock" + (panel.hidden ? "" : " open") + (sheet ? " sheet" : "");
       var px = function (value) { return Math.round(value * 100) / 100 + "px !important;"; };
+      // CSS `zoom` on the page's <html> multiplies into the widget (its size and its offsets):
+      // undone with the inverse zoom, where the browser tells the zoom (currentCSSZoom).
+      var inherited = (host.parentNode && host.parentNode.currentCSSZoom) || 1;
       placement.textContent = vv ?
-        ":host { left: " + px(vv.offsetLeft) + " top: " + px(vv.offsetTop) + " right: auto !important;" +
+        ":host { zoom: " + (1 / inherited) + " !important;" +
+        " left: " + px(vv.offsetLeft) + " top: " + px(vv.offsetTop) + " right: auto !important;" +
         " bottom: auto !important; width: " + px(width) + " height: " + px(height) +
         " transform: scale(" + (1 / scale) + ") !important; transform-origin: 0 0 !important;" +
         " --vw: " + width + "px; --vh: " + height + "px; }" : "";
