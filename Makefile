@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index report bench bench-core calibrate chromium ingest-faults
+.PHONY: install run test lint index report bench bench-core calibrate chromium ingest-faults screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -43,6 +43,13 @@ chromium:
 test: install chromium
 	$(BIN)/pytest -q
 	$(BIN)/assistant eval --report eval/out/report.md
+
+# The chat page and the widget at desktop (1280x900) and phone (390x844) size, answered,
+# as PNGs under eval/out/screenshots/ for a reviewer: the browser tests' own set-up (an index
+# of tests/data/guides, `assistant serve`, Debian's chromium). About 2 minutes.
+screenshots: install chromium
+	SCREENSHOTS_DIR=eval/out/screenshots $(BIN)/pytest -q tests/test_browser.py -k screenshots
+	@ls eval/out/screenshots/*.png
 
 report: install
 	$(BIN)/assistant eval

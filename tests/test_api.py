@@ -7,6 +7,7 @@ app is driven with FastAPI's TestClient. Real-browser tests are in test_browser.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,8 @@ def test_ask_returns_the_answer_object(client: TestClient) -> None:
     assert source["title"] == "Recruiting Backend Developers in Leuven"
     assert "€37,080 – €49,440" in source["quote"]
     assert {"level": "Junior", "min": 37080, "max": 49440}.items() <= body["facts"][0].items()
+    # a .txt guide links to its page on the site: base URL + the file's slug
+    assert source["url"] == "https://www.bedevs.be/hiring/backend-developers-in-leuven"
 
 
 def test_follow_up_uses_the_history_sent(client: TestClient) -> None:
@@ -82,6 +85,38 @@ def test_health_lists_the_index(client: TestClient) -> None:
     body = response.json()
     assert body["status"] == "ok" and body["guides"] == len(list(GUIDES.iterdir()))
     assert "Leuven" in body["places"] and "Backend Developers" in body["roles"]
+    assert "model_load_ms" in body  # null until the model has loaded, then the load's ms
+
+
+def test_model_load_is_reported_apart_from_the_answers_latency(fake_assistant) -> None:
+    """A model that takes a second to load: that second is the load's, not the answer's."""
+    import time
+
+    from pydantic import PrivateAttr
+
+    from assistant.chat import Assistant
+    from conftest import FakeEmbedding
+
+    class SlowToLoad(FakeEmbedding):
+        _loaded: bool = PrivateAttr(default=False)
+
+        def load(self) -> None:
+            if not self._loaded:
+                time.sleep(1.0)
+                self._loaded = True
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            self.load()
+            return super()._get_query_embedding(query)
+
+    slow = SlowToLoad()
+    assistant = Assistant(fake_assistant.settings, embedder=slow, calibration=fake_assistant.calibration)
+    assert assistant.model_load_ms is None
+    assert assistant.load_model() >= 1000 and assistant.model_load_ms >= 1000
+    answer = assistant.ask(JUNIOR_LEUVEN)
+    assert "€37,080 – €49,440" in answer.answer and answer.latency_ms < assistant.model_load_ms
+    health = make_client(assistant).get("/api/health").json()
+    assert health["model_load_ms"] == assistant.model_load_ms
 
 
 def test_openapi_documents_the_api(client: TestClient) -> None:
@@ -89,6 +124,22 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert {"/api/ask", "/api/health"} <= set(spec["paths"])
     assert {"400", "413", "422", "429"} <= set(spec["paths"]["/api/ask"]["post"]["responses"])
     assert client.get("/api/docs").status_code == 200
+
+
+def test_api_docs_page_loads_only_local_assets(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    links = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert links and all(link.startswith("/api/docs/assets/") for link in links), links
+    assert "cdn" not in page.text.lower() and "'/api/openapi.json'" in page.text
+    for link in links:
+        asset = client.get(link)
+        assert asset.status_code == 200 and len(asset.content) > 0, link
+    assert "SwaggerUIBundle" in client.get("/api/docs/assets/swagger-ui-bundle.js").text
+    # only the named files: nothing else of the package, no path out of it
+    for other in ("index.css", "swagger-editor.js", "..%2F__init__.py", "LICENSE"):
+        response = client.get(f"/api/docs/assets/{other}")
+        assert response.status_code == 404 and response.json()["status"] == 404, other
 
 
 # --- errors (DESIGN §5): JSON with the status -----------------------------------------------
@@ -291,10 +342,70 @@ def test_chat_handler_reply_has_answer_chart_and_sources(assistant) -> None:
     assert all(isinstance(m.content, str) for m in messages)  # JSON for Gradio's /chat API
     charts = [m for m in messages if m.content.startswith('<div class="salary-chart"')]
     assert len(charts) == 1 and "€37,080 – €49,440" in charts[0].content
-    sources = [m for m in messages if m.metadata.get("title")]
-    assert sources[0].metadata["title"] == "Source: Recruiting Backend Developers in Leuven › Salary Ranges"
-    assert "€37,080 – €49,440" in sources[0].content
-    assert sources[0].metadata["status"] == "done"  # collapsed until opened
+    sources = [m.content for m in messages if m.content.startswith('<div class="sources"')]
+    assert len(sources) == 1 and not any(m.metadata for m in messages)  # open, not collapsed
+    # a link to the guide's page; the quoted row as a small table, no Markdown pipes
+    assert ('<a class="source-link" href="https://www.bedevs.be/hiring/backend-developers-in-leuven"'
+            in sources[0])
+    assert "Recruiting Backend Developers in Leuven › Salary Ranges</a>" in sources[0]
+    assert "<td>Junior</td><td>€37,080 – €49,440</td>" in sources[0] and "|" not in sources[0]
+    assert '<div class="sources-label">Source</div>' in sources[0]
+
+
+@pytest.mark.parametrize(("question", "source_label"), [
+    ("Hoeveel verdient een junior backend developer in Leuven?", "Bron"),
+    ("Combien gagne un développeur backend junior à Louvain ?", "Source"),
+])
+def test_chat_labels_follow_the_answers_language(assistant, question: str, source_label: str) -> None:
+    from assistant.ui import build_chat
+
+    messages = build_chat(assistant).fn(question, [], None)
+    assert "€37,080 – €49,440" in messages[0].content
+    sources = next(m.content for m in messages if m.content.startswith('<div class="sources"'))
+    assert f'<div class="sources-label">{source_label}</div>' in sources
+    chart = next(m.content for m in messages if m.content.startswith('<div class="salary-chart"'))
+    period = "bruto per jaar" if source_label == "Bron" else "brut par an"
+    assert period in chart and "gross" not in chart
+
+
+def test_quotes_render_as_text_not_markdown() -> None:
+    from assistant.ui import quote_html
+
+    assert quote_html("- imec\n- Barco (R&D)") == (
+        '<ul class="quote-list"><li>imec</li><li>Barco (R&amp;D)</li></ul>')
+    table = quote_html("| Level | Salary |\n|---|---|\n| Senior | €61,800 – €87,550 |")
+    assert table == ('<table class="quote-table"><tr><td>Level</td><td>Salary</td></tr>'
+                     "<tr><td>Senior</td><td>€61,800 – €87,550</td></tr></table>")
+    assert quote_html("Leuven is <b>small</b>.") == "<p>Leuven is &lt;b&gt;small&lt;/b&gt;.</p>"
+
+
+def test_salary_chart_shares_the_guides_scale_across_levels(assistant) -> None:
+    from assistant.ui import guide_scale, salary_chart
+
+    widths = {}
+    for level in ("junior", "senior"):
+        answer = assistant.ask(f"What does a {level} backend developer earn in Leuven?")
+        scale = guide_scale(assistant.catalogue, answer.facts)
+        assert scale == 87550  # the guide's highest salary, whichever level was asked
+        chart = salary_chart(answer.facts, "en", scale)
+        assert 'class="salary-axis"' in chart and ">€0<" in chart and ">€100k<" in chart
+        left, width = re.search(r'class="salary-bar"[^>]*left:([\d.]+)%;width:([\d.]+)%', chart).groups()
+        widths[level] = float(left) + float(width)
+    # the bars end where their maxima sit on the one scale: 49,440 and 87,550 of 100,000
+    assert widths == {"junior": pytest.approx(49.44, abs=0.01), "senior": pytest.approx(87.55, abs=0.01)}
+
+
+def test_page_description_counts_guides_in_the_singular_too() -> None:
+    from assistant.ui import guide_count
+
+    assert guide_count(1) == "1 recruiting guide" and guide_count(6) == "6 recruiting guides"
+
+
+def test_refusal_names_no_boilerplate_section(assistant) -> None:
+    answer = assistant.ask("Welke vakbonden zijn er in Leuven voor backend developers?")
+    assert answer.kind == "refusal"
+    assert "Introduction" not in answer.answer and "Browse" not in answer.answer
+    assert "Salary Ranges" in answer.answer or "en meer" in answer.answer
 
 
 def test_chat_handler_follow_up_reads_gradio_history(assistant) -> None:
@@ -331,16 +442,18 @@ def test_chat_text_is_escaped_not_markup() -> None:
 
 def test_source_title_and_section_are_escaped() -> None:
     from assistant.answer import Source
-    from assistant.ui import _source_message
+    from assistant.ui import sources_html
 
     source = Source(title='Recruiting <img src=x onerror="alert(1)"> in Leuven',
-                    section="**Salary** <script>alert(2)</script>", file="x.txt", url=None, score=0.5,
+                    section="**Salary** <script>alert(2)</script>", file="x.txt",
+                    url='https://x.example/"><script>alert(3)</script>', score=0.5,
                     quote="| Junior | <b>€1</b> |")
-    message = _source_message(source)
-    title = message.metadata["title"]
-    assert "<" not in title and "&lt;img" in title and "&lt;script&gt;" in title
-    assert "\\*\\*Salary\\*\\*" in title
-    assert "<" not in message.content
+    block = sources_html([source])
+    assert "&lt;img" in block and "&lt;script&gt;" in block and "&lt;b&gt;€1&lt;/b&gt;" in block
+    assert "<img" not in block and "<script" not in block and "<b>" not in block
+    assert 'href="https://x.example/&quot;&gt;&lt;script&gt;' in block  # the url stays one attribute
+    source.url = "javascript:alert(4)"  # never a link to anything but a web page
+    assert "href" not in sources_html([source]) and "javascript" not in sources_html([source])
 
 
 def test_chat_reply_has_no_markup_from_the_guides(assistant) -> None:
@@ -353,5 +466,6 @@ def test_chat_reply_has_no_markup_from_the_guides(assistant) -> None:
         source.title, source.section, source.quote = hostile, hostile, hostile
     for fact in answer.facts:
         fact.update(role=hostile, city=hostile, level=hostile, period=hostile)
-    for message in ui.reply_messages(answer):
-        assert "<img" not in message.content and "<img" not in (message.metadata or {}).get("title", "")
+    for lang in ("en", "nl"):
+        for message in ui.reply_messages(answer, lang, 90000):
+            assert "<img" not in message.content and "<img" not in (message.metadata or {}).get("title", "")

@@ -4,8 +4,10 @@ The test starts everything itself: an index of tests/data/guides, `assistant ser
 subprocess on a free loopback port, two static "host site" servers on other loopback
 ports (one listed in ASSISTANT_ALLOWED_ORIGINS, one not), a loopback port where no server
 listens (an assistant that is down), and /usr/bin/chromium (never a downloaded browser;
-.ci/run installs the Debian package). Screenshots of the chat page and the widget go to
-tests/artifacts/. Nothing here is timed: waits are upper bounds.
+`make chromium` installs the Debian package). Screenshots of the chat page and the widget go to
+tests/artifacts/ (`make screenshots` writes the reviewer's set under eval/out/). Sizes: desktop
+1280x900 and a phone, 390x844 with mobile emulation (a page wider than the screen widens the
+layout viewport there, as on a real phone). Nothing here is timed: waits are upper bounds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 GUIDES = Path(__file__).parent / "data" / "guides"
 ARTIFACTS = Path(__file__).parent / "artifacts"
+# `make screenshots` points this at eval/out/screenshots for a reviewer.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ARTIFACTS)
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -36,6 +40,11 @@ ANSWER_WAIT_MS = 60_000  # the first answer also warms the model up
 JUNIOR_LEUVEN = "What does a junior backend developer earn in Leuven?"
 JUNIOR, SENIOR = "€37,080 – €49,440", "€61,800 – €87,550"
 LEUVEN_SALARIES = "Recruiting Backend Developers in Leuven › Salary Ranges"
+LEUVEN_PAGE = "https://www.bedevs.be/hiring/backend-developers-in-leuven"  # base URL + slug
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
 MARKUP = '<img src=x onerror="window.__pwned=1;alert(1)"> What do junior backend developers earn in Leuven?'
 UNREACHABLE = "can't be reached"  # the widget's notices, as the visitor reads them
 NOT_ALLOWED = "This site is not allowed to use the assistant"
@@ -135,21 +144,75 @@ def down_page(server: str, sites: dict) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this)")
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` (or apt-get install chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def new_page(browser: Browser, size: dict = DESKTOP):
+    """A page in a fresh context of that size, recording dialogs (none may open)."""
+    context = browser.new_context(**size)
     page = context.new_page()
     page.dialogs = []  # type: ignore[attr-defined]
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    return context, page
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context, page = new_page(browser)
     yield page
     context.close()
+
+
+@pytest.fixture(params=list(SIZES))
+def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The same test at desktop and at phone size."""
+    context, page = new_page(browser, SIZES[request.param])
+    page.size_name = request.param  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+# What the visitor can see of every element: its box cut by each ancestor that clips
+# (overflow other than visible), so a message scrolled out of the conversation is not "off
+# screen". Returns the elements whose visible part is outside the visual viewport.
+OUTSIDE_VIEWPORT_JS = """(where) => {
+  const vv = window.visualViewport;
+  const view = {left: vv.offsetLeft, top: vv.offsetTop, right: vv.offsetLeft + vv.width,
+                bottom: vv.offsetTop + vv.height};
+  const scope = where === 'widget'
+    ? document.querySelector('hiring-assistant-widget').shadowRoot : document.body;
+  const parentOf = (e) => e.parentElement || (e.parentNode && e.parentNode.host) || null;
+  const outside = [];
+  for (const e of scope.querySelectorAll('*')) {
+    const style = getComputedStyle(e);
+    if (style.display === 'none' || style.visibility === 'hidden' || e.closest('[hidden]')) continue;
+    const r = e.getBoundingClientRect();
+    let box = {left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+    for (let a = parentOf(e); a && a !== document.documentElement && a !== document.body; a = parentOf(a)) {
+      const o = getComputedStyle(a);
+      if (o.overflowX === 'visible' && o.overflowY === 'visible') continue;
+      const c = a.getBoundingClientRect();
+      box = {left: Math.max(box.left, c.left), top: Math.max(box.top, c.top),
+             right: Math.min(box.right, c.right), bottom: Math.min(box.bottom, c.bottom)};
+    }
+    if (box.right - box.left < 1 || box.bottom - box.top < 1) continue;  // nothing of it shows
+    if (box.left < view.left - 1 || box.top < view.top - 1 || box.right > view.right + 1
+        || box.bottom > view.bottom + 1) {
+      outside.push(`${e.tagName.toLowerCase()}.${e.getAttribute('class') || ''}`.slice(0, 80) + ' ' +
+                   [box.left, box.top, box.right, box.bottom].map(Math.round).join(','));
+    }
+  }
+  return outside;
+}"""
+
+
+def assert_within_viewport(page: Page, where: str = "page") -> None:
+    outside = page.evaluate(OUTSIDE_VIEWPORT_JS, where)
+    assert outside == [], f"outside the viewport: {outside[:10]}"
 
 
 def _screenshot(page: Page, name: str) -> None:
@@ -177,15 +240,102 @@ def test_chat_page_salary_answer_with_figures_and_source(server: str, page: Page
     _chat_ask(page, JUNIOR_LEUVEN)
     bot = page.locator("[data-testid='bot']")
     expect(bot.filter(has_text=JUNIOR).first).to_be_visible(timeout=ANSWER_WAIT_MS)
-    source = page.get_by_text(f"Source: {LEUVEN_SALARIES}").first
-    expect(source).to_be_visible()
-    source.click()  # sources are collapsible; opening one shows the quoted line
-    expect(page.get_by_text(f"| Junior | {JUNIOR} |").first).to_be_visible()
+    # the source is shown open, as a link to the guide's page, its quote as a small table
+    link = page.locator("a.source-link").first
+    expect(link).to_have_text(LEUVEN_SALARIES)
+    expect(link).to_have_attribute("href", LEUVEN_PAGE)
+    expect(page.locator(".quote-table td").filter(has_text=JUNIOR).first).to_be_visible()
+    expect(page.locator(".sources").first).not_to_contain_text("|")
+    expect(page.locator(".sources-label").first).to_have_text("Source")
     expect(page.locator(".salary-chart").first).to_be_visible()
 
     _chat_ask(page, "and seniors?")
     expect(bot.filter(has_text=SENIOR).first).to_be_visible(timeout=ANSWER_WAIT_MS)
     _screenshot(page, "chat-page.png")
+
+
+def _bar_ends(page: Page) -> list[tuple[float, list[str]]]:
+    """Each chart's bar: where it ends as a fraction of its track, and the chart's axis labels."""
+    return page.evaluate("""() => [...document.querySelectorAll('.salary-chart')].map(chart => {
+      const bar = chart.querySelector('.salary-bar').getBoundingClientRect();
+      const track = chart.querySelector('.salary-track').getBoundingClientRect();
+      return [(bar.right - track.left) / track.width,
+              [...chart.querySelectorAll('.salary-axis span')].map(s => s.textContent)];
+    })""")
+
+
+def test_chat_page_chart_bars_differ_by_level_on_one_scale(server: str, sized_page: Page) -> None:
+    page = sized_page
+    page.goto(f"{server}/")
+    _chat_ask(page, JUNIOR_LEUVEN)
+    expect(page.locator(".salary-chart")).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    _chat_ask(page, "and seniors?")
+    expect(page.locator(".salary-chart")).to_have_count(2, timeout=ANSWER_WAIT_MS)
+    (junior, junior_axis), (senior, senior_axis) = _bar_ends(page)
+    assert junior_axis == senior_axis and junior_axis[0] == "€0" and len(junior_axis) >= 3
+    # on the guide's one scale (0 to €100k here), the junior maximum ends far left of the senior's
+    assert junior == pytest.approx(0.4944, abs=0.02) and senior == pytest.approx(0.8755, abs=0.02)
+    title = page.locator(".salary-title").first
+    expect(title).to_have_text("Backend Developers · Leuven")
+    # one font for each whole title: Gradio's bundled semi-bold face lacks most glyphs, so a
+    # bold title was drawn in two fonts, its first letter apart (issue 10's "ʙackend")
+    for selector in (".salary-title", "h1"):
+        assert len(_fonts_drawing(page, selector)) == 1, (selector, _fonts_drawing(page, selector))
+
+
+def _fonts_drawing(page: Page, selector: str) -> list[str]:
+    """The fonts chromium drew the first `selector` element's text with (DevTools protocol)."""
+    session = page.context.new_cdp_session(page)
+    try:
+        session.send("DOM.enable")
+        session.send("CSS.enable")
+        root = session.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        node = session.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts = session.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        return [font["postScriptName"] for font in fonts]
+    finally:
+        session.detach()
+
+
+def test_chat_page_fills_the_window_with_nothing_off_screen(server: str, sized_page: Page) -> None:
+    page = sized_page
+    page.goto(f"{server}/")
+    box = page.get_by_role("textbox").first
+    expect(box).to_be_visible(timeout=ANSWER_WAIT_MS)
+    placeholder = box.get_attribute("placeholder") or ""
+    assert placeholder.startswith("Ask a question, for example:") and "?" in placeholder
+    expect(page.locator("footer")).to_be_hidden()  # no "Use via API" footer
+    expect(page.get_by_text("Use via API")).to_have_count(0)
+    expect(page.get_by_text("1 recruiting guides")).to_have_count(0)
+    bot = page.locator("[data-testid='bot']")
+    for question, shown in ((JUNIOR_LEUVEN, JUNIOR), ("and seniors?", SENIOR),
+                            ("Which companies hire backend developers in Ghent?", "Showpad")):
+        _chat_ask(page, question)
+        expect(bot.filter(has_text=shown).first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    # the chat box does not pin a fixed height: the input sits at the bottom of the window
+    viewport = page.viewport_size
+    input_box = box.bounding_box()
+    assert input_box and input_box["y"] + input_box["height"] > viewport["height"] - 90
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert_within_viewport(page)
+    # no label chip over the conversation
+    expect(page.locator("[data-testid='block-label']")).to_have_count(0)
+    _screenshot(page, f"chat-page-{page.size_name}.png")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("question", "label", "period"), [
+    ("Hoeveel verdient een junior backend developer in Leuven?", "Bron", "bruto per jaar"),
+    ("Combien gagne un développeur backend junior à Louvain ?", "Source", "brut par an"),
+], ids=["nl", "fr"])
+def test_chat_page_labels_in_the_answers_language(server: str, page: Page, question: str, label: str,
+                                                  period: str) -> None:
+    page.goto(f"{server}/")
+    _chat_ask(page, question)
+    expect(page.locator("[data-testid='bot']").filter(has_text=JUNIOR).first).to_be_visible(
+        timeout=ANSWER_WAIT_MS)
+    expect(page.locator(".sources-label").first).to_have_text(label)
+    expect(page.locator(".salary-chart").first).to_contain_text(period)
+    expect(page.locator(".salary-chart").first).not_to_contain_text("gross")
 
 
 def test_chat_page_compares_two_places_in_one_chart(server: str, page: Page) -> None:
@@ -227,9 +377,93 @@ def test_widget_on_demo_page_holds_a_two_turn_conversation(server: str, page: Pa
     for figure in (JUNIOR, SENIOR):
         answer = answers.filter(has_text=figure)
         expect(answer.locator(".source-title")).to_have_text(LEUVEN_SALARIES)
-        expect(answer.locator(".quote")).to_contain_text(figure)
+        expect(answer.locator("a.source-title")).to_have_attribute("href", LEUVEN_PAGE)
+        expect(answer.locator(".quote td").filter(has_text=figure)).to_have_count(1)
+        expect(answer.locator(".quote")).not_to_contain_text("|")
         expect(answer).to_be_visible()
     _screenshot(page, "widget-demo.png")
+
+
+def test_widget_stays_on_screen_on_an_overflowing_page(server: str, sized_page: Page) -> None:
+    """The demo page's hostile CSS makes it wider than a phone's screen, which widens the
+    layout viewport there: the launcher, the panel and all in it must stay in view."""
+    page = sized_page
+    page.goto(f"{server}/widget/demo")
+    if page.size_name == "phone":  # type: ignore[attr-defined]
+        assert page.evaluate("document.documentElement.scrollWidth") > page.viewport_size["width"]
+    launcher = page.get_by_role("button", name="Open the hiring assistant")
+    expect(launcher).to_be_visible()
+    assert_within_viewport(page, "widget")
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    assert_within_viewport(page, "widget")
+    dialog = page.get_by_role("dialog", name="Hiring assistant").bounding_box()
+    view = page.evaluate("[visualViewport.width, visualViewport.height]")
+    if page.size_name == "phone":  # type: ignore[attr-defined]
+        # a full-height sheet
+        assert dialog and dialog["width"] >= view[0] - 1 and dialog["height"] >= view[1] - 1
+    else:
+        assert dialog and dialog["width"] < view[0] / 2
+    page.get_by_role("textbox", name="Your question").focus()
+    page.keyboard.press("Escape")
+    expect(launcher).to_be_visible()
+    assert_within_viewport(page, "widget")
+    _screenshot(page, f"widget-demo-{page.size_name}.png")  # type: ignore[attr-defined]
+
+
+def test_widget_stays_on_screen_when_the_page_is_pinch_zoomed(server: str, browser: Browser) -> None:
+    context, page = new_page(browser, PHONE)
+    try:
+        page.goto(f"{server}/widget/demo")
+        expect(page.get_by_role("button", name="Open the hiring assistant")).to_be_visible()
+        # a pinch zoom, as the browser applies it (2x, scrolled into the page)
+        session = context.new_cdp_session(page)
+        session.send("Emulation.setPageScaleFactor", {"pageScaleFactor": 2})
+        page.evaluate("window.scrollTo(300, 200)")
+        page.wait_for_function("visualViewport.scale > 1.5")
+        page.wait_for_timeout(200)  # the widget re-places itself on the viewport's events
+        assert_within_viewport(page, "widget")
+    finally:
+        context.close()
+
+
+def test_widget_stays_on_screen_on_a_css_zoomed_page(server: str, sites: dict, sized_page: Page) -> None:
+    """`html { zoom: 1.5 }` multiplies into the widget's offsets: they are undone."""
+    page = sized_page
+    (sites["dirs"][0] / "zoomed.html").write_text(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<style>html { zoom: 1.5 } body { width: 2000px }</style></head><body><h1>Zoomed</h1>"
+        f"<script src='{server}/widget.js' data-assistant-url='{server}'></script></body></html>",
+        encoding="utf-8")
+    page.goto(f"{sites['listed']}/zoomed.html")
+    expect(page.get_by_role("button", name="Open the hiring assistant")).to_be_visible()
+    assert_within_viewport(page, "widget")
+    _open_widget(page)
+    assert_within_viewport(page, "widget")
+
+
+@pytest.mark.parametrize(("lang", "open_name", "question", "source_label"), [
+    ("nl-BE", "Open de wervingsassistent", "Je vraag", "Bron"),
+    ("fr", "Ouvrir l'assistant de recrutement", "Votre question", "Source"),
+    ("de", "Open the hiring assistant", "Your question", "Source"),  # no German: English
+], ids=["nl", "fr", "other"])
+def test_widget_speaks_the_host_pages_language(server: str, sites: dict, page: Page, lang: str,
+                                               open_name: str, question: str, source_label: str) -> None:
+    (sites["dirs"][0] / f"{lang}.html").write_text(
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>Gids</title></head>"
+        f"<body><h1>Gids</h1><script src='{server}/widget.js' data-assistant-url='{server}'></script>"
+        "</body></html>", encoding="utf-8")
+    page.goto(f"{sites['listed']}/{lang}.html")
+    page.get_by_role("button", name=open_name).click()
+    box = page.get_by_role("textbox", name=question)
+    box.fill("Hoeveel verdient een junior backend developer in Leuven?")
+    box.press("Enter")
+    answer = _answers(page).filter(has_text=JUNIOR)
+    expect(answer).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    expect(answer.locator(".sources-label")).to_have_text(source_label)
+    expect(answer.locator("a.source-title")).to_have_attribute("href", LEUVEN_PAGE)
 
 
 def test_widget_is_keyboard_accessible(server: str, page: Page) -> None:
@@ -333,3 +567,56 @@ def test_widget_tells_a_refused_origin_from_a_server_that_is_down(
     else:  # and nothing answers there at all
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{assistant}/api/health", timeout=2)
+
+
+# --- the API's documentation page ---------------------------------------------------------
+
+
+def test_api_docs_render_the_endpoints_with_the_network_blocked(server: str, browser: Browser) -> None:
+    """Every request that leaves the assistant's own server is refused, as offline: the page
+    must still render its operations (issue 10: a CDN-loaded page was blank)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def only_the_server(route) -> None:
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", only_the_server)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/api/docs")
+        paths = page.locator(".opblock-summary-path")
+        expect(paths.filter(has_text="/api/ask")).to_be_visible(timeout=30_000)
+        expect(paths.filter(has_text="/api/health")).to_be_visible()
+        expect(page.locator(".opblock-post")).to_have_count(1)
+        assert outside == []
+    finally:
+        context.close()
+
+
+# --- screenshots for a reviewer (`make screenshots`) -----------------------------------------
+
+
+def test_screenshots_of_the_chat_page_and_the_widget(server: str, sized_page: Page) -> None:
+    """What a visitor sees, at desktop and phone size: the chat page after a salary question
+    and its follow-up, and the widget open on the demo page with an answer."""
+    page, size = sized_page, sized_page.size_name  # type: ignore[attr-defined]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{server}/")
+    bot = page.locator("[data-testid='bot']")
+    for question, shown in ((JUNIOR_LEUVEN, JUNIOR), ("and seniors?", SENIOR)):
+        _chat_ask(page, question)
+        expect(bot.filter(has_text=shown).first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    page.wait_for_timeout(500)  # let the last message scroll into place
+    shots = [SCREENSHOTS / f"chat-page-{size}.png", SCREENSHOTS / f"widget-{size}.png"]
+    page.screenshot(path=str(shots[0]))
+    page.goto(f"{server}/widget/demo")
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    expect(_answers(page).filter(has_text=JUNIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    page.screenshot(path=str(shots[1]))
+    assert all(shot.stat().st_size > 10_000 for shot in shots)

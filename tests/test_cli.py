@@ -94,11 +94,67 @@ def test_bad_batch_writes_nothing(shipped_index, payload, message):
     assert result.stdout == "" and "Traceback" not in result.stderr
 
 
+def test_a_bad_setting_is_one_line_naming_it(shipped_index):
+    result = run_cli("ask", "x", env={**env_for(shipped_index), "ASSISTANT_SITE_BASE_URL": "www.example"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert "ASSISTANT_SITE_BASE_URL" in result.stderr and "http(s) URL" in result.stderr
+
+
 def test_chat_keeps_the_conversation(shipped_index):
     result = run_cli("chat", env=env_for(shipped_index),
                      input="What does a junior backend developer earn in Leuven?\nand seniors?\nquit\n")
     assert result.returncode == 0, result.stderr
     assert "€37,080 – €49,440" in result.stdout and "€61,800 – €87,550" in result.stdout
+    # a line while the model loads, and its load time, before the first answer
+    assert result.stderr.startswith("loading the guides and the model…\nready in ")
+    assert "(model " in result.stderr
+
+
+def test_chat_in_a_terminal_edits_lines_and_recalls_history(shipped_index):
+    """In a terminal the Up arrow brings back the last question (readline), instead of
+    sending the escape sequence `^[[A` as a question (issue 10)."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    from conftest import ASSISTANT_BIN, ROOT
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([str(ASSISTANT_BIN), "chat"], stdin=follower, stdout=follower,
+                               stderr=follower, cwd=ROOT, env={**os.environ, **env_for(shipped_index)},
+                               close_fds=True)
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes, count: int, timeout: float = 180) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while seen.count(marker) < count:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            if select.select([leader], [], [], 1)[0]:
+                try:
+                    seen += os.read(leader, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+
+    try:
+        read_until(b"you> ", 1)
+        os.write(leader, b"What does a junior backend developer earn in Leuven?\r")
+        read_until(b"you> ", 2)
+        os.write(leader, b"\x1b[A\r")  # Up arrow, Enter: the same question again
+        read_until(b"you> ", 3)
+        os.write(leader, b"\x04")  # Ctrl-D leaves
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(leader)
+    text = seen.decode(errors="replace")
+    assert text.count("€37,080 – €49,440 gross per year") == 2, text
+    assert "^[[A" not in text and process.returncode == 0
 
 
 EMPTY_GUIDE_EN = "The Recruiting Data Engineers in Ghent guide has no content yet."

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from assistant.chunks import MAX_CHUNK_CHARS, guide_nodes, section_nodes, unit_nodes
-from assistant.corpus import load_corpus, parse_amount, parse_guide, parse_salary_table
+from assistant.corpus import load_corpus, page_url, parse_amount, parse_guide, parse_salary_table
 from assistant.errors import CorpusError
+from assistant.settings import Settings
 from conftest import FIXTURE_GUIDES, SHIPPED_CORPUS
 
 SEED_SECTIONS = [
@@ -75,6 +76,25 @@ def test_markdown_front_matter_overrides_title():
     intro = antwerp.sections[0]
     assert "paragraphs wrap over several lines" in intro.text
     assert [s.heading for s in antwerp.sections if s.is_empty] == ["Key Skills"]
+
+
+def test_page_url_front_matter_else_site_base_and_slug():
+    seed = guide("backend-developers-in-leuven.txt", SHIPPED_CORPUS)
+    assert seed.url is None  # a .txt export has no front matter: the site gives its page
+    base = Settings().site_base_url
+    # the issue's own statement: the shipped guide is this page of the site
+    assert page_url(seed, base) == "https://www.bedevs.be/hiring/backend-developers-in-leuven"
+    assert page_url(seed, "https://guides.example/jobs") == "https://guides.example/jobs/backend-developers-in-leuven"
+    antwerp = guide("frontend-developers-in-antwerp.md")  # front matter wins over the base
+    assert page_url(antwerp, base) == "https://example.org/guides/frontend-developers-in-antwerp"
+    assert page_url(seed, "") is None and page_url(antwerp, "") == antwerp.url
+
+
+@pytest.mark.parametrize("bad", ["www.bedevs.be/hiring", "ftp://x.example/", "https://a b.example/",
+                                 "javascript:alert(1)"])
+def test_site_base_url_must_be_http(bad: str):
+    with pytest.raises(ValueError, match="http"):
+        Settings(site_base_url=bad)
 
 
 def test_country_wide_guide():

@@ -35,6 +35,8 @@ from .vocab import COUNTRY, level_of_label, normalize, singular, words
 
 MAX_QUOTE_SENTENCES = 2
 COVERAGE_ROLES, COVERAGE_PLACES = 6, 6
+# A refusal names at most this many of the guide's sections (then "and more").
+REFUSAL_SECTIONS = 6
 
 
 @dataclass
@@ -268,20 +270,24 @@ def _asks_for_the_section(query: Query, heading: str, ranking: Ranking) -> bool:
 
 
 def _not_covered(guide: Guide, lang: str, closest: str | None = None) -> Part:
-    """"The guide does not cover that", with its closest section and what it does have."""
-    sections = _section_list(guide)
-    if not sections:
+    """"The guide does not cover that", with its closest section and what it does have.
+    Only useful sections are named: a closest section that is boilerplate (the title's
+    intro, the jobs link) is left out, and the list stops after a few (issue 10)."""
+    useful = _useful_sections(guide)
+    if not useful:
         return Part(say("empty_guide", lang, title=guide.title), grounded=False)
-    if closest:
+    more = [word("more", lang)] if len(useful) > REFUSAL_SECTIONS else []
+    shown = ", ".join(useful[:REFUSAL_SECTIONS] + more)
+    if closest in useful:
         return Part(say("no_section_closest", lang, title=guide.title, closest=closest,
-                        sections=sections), grounded=False)
-    return Part(say("no_section", lang, title=guide.title, sections=sections), grounded=False)
+                        sections=shown), grounded=False)
+    return Part(say("no_section", lang, title=guide.title, sections=shown), grounded=False)
 
 
-def _section_list(guide: Guide) -> str:
+def _useful_sections(guide: Guide) -> list[str]:
     # Boilerplate (the jobs link, the title's intro) is not something the guide "covers".
-    return ", ".join(s.heading for s in guide.sections if not s.is_empty
-                     and s.heading != "Introduction" and s.topic != "jobs")
+    return [s.heading for s in guide.sections if not s.is_empty
+            and s.heading != "Introduction" and s.topic != "jobs"]
 
 
 def _sentence_naming_an_item(ranking: Ranking, query: Query) -> Scored | None:

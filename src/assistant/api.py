@@ -1,7 +1,8 @@
 """The HTTP app behind `assistant serve` (DESIGN §5): JSON API, widget files, chat page.
 
 `create_app(settings, assistant)` returns one FastAPI app with
-- `POST /api/ask` (the answer object), `GET /api/health`, OpenAPI at `/api/docs`;
+- `POST /api/ask` (the answer object), `GET /api/health`, OpenAPI at `/api/docs` (Swagger UI
+  from an installed package, apidocs.py: the page works offline);
 - `GET /widget.js` and `GET /widget/demo`, two fixed files from `ui/widget/` (no directory
   is served, so no request can reach a file outside them);
 - the Gradio chat page mounted at `/` (optional, so API tests need not build it).
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from .answer import Answer
+from .apidocs import add_docs
 from .chat import Assistant
 from .errors import (
     AssistantError,
@@ -117,7 +119,8 @@ def _api_catch_all(app: FastAPI):
 def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True,
                widget_dir: Path = WIDGET_DIR) -> FastAPI:
     """The whole server as one ASGI app; `assistant` is passed in so tests can share one."""
-    app = FastAPI(title="Hiring assistant", version="1", docs_url="/api/docs",
+    # /api/docs is added by apidocs.py, from the installed swagger-ui-py files (no CDN).
+    app = FastAPI(title="Hiring assistant", version="1", docs_url=None,
                   openapi_url="/api/openapi.json", redoc_url=None)
     limiter = RateLimiter(settings.rate_limit_per_minute)
     request_model = ask_request_model(settings)
@@ -156,9 +159,12 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     @app.get("/api/health", summary="Is the index loaded; which guides it holds")
     async def health() -> dict:
         catalogue = assistant.catalogue
+        # model_load_ms: the embedding model's one-time load (null until it has loaded),
+        # reported here because no answer's latency_ms includes it.
         return {"status": "ok", "guides": len(catalogue), "roles": catalogue.roles,
-                "places": catalogue.places}
+                "places": catalogue.places, "model_load_ms": assistant.model_load_ms}
 
+    add_docs(app, app.openapi_url or "/api/openapi.json")
     app.add_api_route("/api/{path:path}", _api_catch_all(app), include_in_schema=False,
                       methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
@@ -178,9 +184,9 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
     if with_ui:
         import gradio as gr
 
-        from .ui import build_chat
+        from .ui import build_chat, mount_options
 
         app = gr.mount_gradio_app(app, build_chat(assistant, limiter), path="/", ssr_mode=False,
                                   mcp_server=False, enable_monitoring=False, pwa=False,
-                                  max_file_size="1mb", footer_links=["api"])
+                                  max_file_size="1mb", **mount_options())
     return app

@@ -14,6 +14,7 @@ from typing import Any
 
 from .answer import Answer, compose, coverage, off_topic, refusal, smalltalk
 from .catalogue import Catalogue, Route, Target
+from .corpus import page_url
 from .errors import NoIndexError
 from .evidence import (
     Calibration,
@@ -63,11 +64,14 @@ class Assistant:
 
             embedder = default_embedder(settings)
         self.settings = settings
+        self.model_load_ms: float | None = None  # set by load_model()
         self.calibration = calibration or default_calibration()
         self.store = Store(settings, client=client)
         guides = self.store.load_guides()
         if not guides:
             raise NoIndexError("the index is empty: run `assistant ingest` first")
+        # Resolved here, not stored at ingest: changing the site's base URL needs no re-ingest.
+        guides = [replace(guide, url=page_url(guide, settings.site_base_url)) for guide in guides]
         self.catalogue = Catalogue(guides)
         self.retriever = HybridRetriever(self.store, embedder, guides,
                                          settings.retrieve_top_k)
@@ -82,6 +86,20 @@ class Assistant:
         corpus_words = frozenset(w for text in unit_texts for w in words(text))
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),
                                          tuple(g.city for g in guides if g.city), corpus_words)
+
+    def load_model(self) -> float:
+        """Load the embedding model now (it otherwise loads on the first question) and return
+        how long that took, in ms; kept as `model_load_ms`. Interfaces call this before the
+        first question so that an answer's `latency_ms` never includes the model load
+        (issue 10), and report the load on its own (log, `/api/health`)."""
+        if self.model_load_ms is None:
+            started = time.perf_counter()
+            load = getattr(self.retriever.embedder, "load", None)
+            if callable(load):
+                load()
+            self.retriever.embed("warm up")  # the first call also sets up torch's kernels
+            self.model_load_ms = round((time.perf_counter() - started) * 1000, 1)
+        return self.model_load_ms
 
     def understand(self, question: str, history: list[dict] | None = None) -> Query:
         return understand(question, recent_user_turns(history or []), self.vocabulary)

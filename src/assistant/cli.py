@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,20 @@ import click
 
 from .errors import AssistantError, InputError
 
+log = logging.getLogger("assistant")
+
 
 def _settings(**overrides: Any):
+    from pydantic import ValidationError
+
     from .settings import Settings
 
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:  # one line naming the variable, exit 2 (bad input)
+        problems = "; ".join(f"ASSISTANT_{'_'.join(str(part) for part in problem['loc']).upper()}: "
+                             f"{problem['msg']}" for problem in error.errors())
+        raise InputError(f"bad setting: {problems}") from None
 
 
 def clean_errors(command):
@@ -97,10 +108,14 @@ def ingest(corpus: Path | None, index: Path | None) -> None:
         sys.exit(2 if report.guides == 0 else EXIT_SKIPPED)
 
 
-def _assistant(index: Path | None):
+def _assistant(index: Path | None, settings=None):
+    """The assistant with its model loaded, so that `latency_ms` is the answer's time alone;
+    the load is logged apart."""
     from .chat import Assistant
 
-    return Assistant(_settings(index=index))
+    assistant = Assistant(settings or _settings(index=index))
+    log.info("model loaded in %.0f ms", assistant.load_model())
+    return assistant
 
 
 def _print_answer(answer, as_json: bool) -> None:
@@ -140,11 +155,11 @@ def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
     if (question is None) == (batch is None):
         raise InputError("give either a QUESTION or --batch FILE, not both or neither")
     if batch is None:
-        from .chat import Assistant, validate_question
+        from .chat import validate_question
 
         settings = _settings(index=index)
         validate_question(question, settings)  # bad input fails before the model loads
-        _print_answer(Assistant(settings).ask(question), as_json)
+        _print_answer(_assistant(index, settings).ask(question), as_json)
         return
     try:
         requests = _read_batch(batch)
@@ -165,14 +180,28 @@ def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
 @index_option
 @clean_errors
 def chat(index: Path | None) -> None:
-    """Talk to the assistant in the terminal (follow-up questions keep their context)."""
+    """Talk to the assistant in the terminal (follow-up questions keep their context).
+
+    Line editing and history (arrows, Ctrl-R) come from readline when the terminal has it."""
+    interactive = sys.stdin.isatty()
+    if interactive:
+        try:  # input() then edits the line and keeps this session's questions (Up arrow)
+            import readline  # noqa: F401
+        except ImportError:  # not on every platform; plain input still works
+            pass
+    # The index and the model take several seconds to load: say so before the silence.
+    click.echo("loading the guides and the model…", err=True)
+    started = time.perf_counter()
     assistant = _assistant(index)
+    click.echo(f"ready in {time.perf_counter() - started:.1f} s "
+               f"(model {assistant.model_load_ms / 1000:.1f} s)", err=True)
     history: list[dict] = []
     click.echo("Ask about hiring in the guides' cities; 'quit' or Ctrl-D to leave.")
     while True:
         try:
-            question = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
-        except (EOFError, click.exceptions.Abort):
+            # input(), not click.prompt: readline must own the prompt to redraw it while editing.
+            question = input("you> ")
+        except (EOFError, KeyboardInterrupt):
             click.echo()
             return
         if question.strip().lower() in ("quit", "exit", ":q"):
@@ -208,7 +237,9 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
 
     settings = _settings(host=host, port=port, index=index)
     assistant = Assistant(settings)
-    # The embedding model loads on first use (~5 s): pay that now, not on a visitor's question.
+    # The embedding model loads on first use (~5 s): pay that now, not on a visitor's
+    # question, and report it apart from any answer's latency (also in /api/health).
+    click.echo(f"model loaded in {assistant.load_model() / 1000:.1f} s")
     for question in example_questions(assistant.catalogue, "en")[:1]:
         assistant.ask(question)
     app = create_app(settings, assistant)

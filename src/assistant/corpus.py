@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from .errors import CorpusError
 from .front_matter import FrontMatterError, split_front_matter, validate_front_matter
@@ -321,6 +322,19 @@ def parse_guide(path: Path, corpus_dir: Path, max_bytes: int | None = None) -> G
         city = None
     return Guide(key=key, file=shown, title=title, role=role, city=city, country=country,
                  url=meta.get("url"), sections=sections, digest=hashlib.sha256(raw).hexdigest())
+
+
+def page_url(guide: Guide, site_base_url: str | None) -> str | None:
+    """The guide's page on the site: its front matter `url`, else the site's base URL and
+    the file's slug (`backend-developers-in-leuven.txt` is the site's page
+    `<base>/backend-developers-in-leuven`: the site exports one file per page, named by the
+    page's slug). None when the guide names no url and no base URL is configured: a link is
+    never made up from anything else."""
+    if guide.url:
+        return guide.url
+    if not site_base_url:
+        return None
+    return f"{site_base_url.rstrip('/')}/{quote(PurePosixPath(guide.key).stem)}"
 
 
 def _join_md_paragraphs(lines: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
     embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="auto = bfloat16 where the CPU computes it natively"
     )
+    # The site whose pages the guides are: a guide without a front matter `url` links to
+    # <site_base_url>/<file slug>. The shipped guide is the page
+    # https://www.bedevs.be/hiring/backend-developers-in-leuven. Empty = no such links.
+    site_base_url: str = Field(
+        default="https://www.bedevs.be/hiring/",
+        description="base URL of the guides' pages; a guide's url = base + its file's slug",
+    )
     retrieve_top_k: int = 8
     max_question_chars: int = 2000
     # History is sent by the client with every question, so it is capped like the question:
@@ -52,6 +60,16 @@ class Settings(BaseSettings):
         description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed; "
         "empty = none (the peer address is the client)",
     )
+
+    @field_validator("site_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        url = urlsplit(value)
+        if value and (url.scheme not in ("http", "https") or not url.netloc
+                      or any(c.isspace() for c in value)):
+            raise ValueError(f"must be an http(s) URL or empty, got {value!r}")
+        return value
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -20,18 +20,53 @@ import gradio as gr
 from gradio.components.chatbot import ChatbotDataMessages, TextMessage
 
 from .answer import Answer, Source, example_questions
+from .catalogue import Catalogue
 from .chat import Assistant
+from .corpus import BULLET, split_row
 from .errors import InputError, TooManyRequests
-from .phrases import place_name
+from .phrases import period_phrase, place_name
 from .ratelimit import RateLimiter
 from .request import trim_history
 from .vocab import COUNTRY
 
 MARKDOWN_PUNCT = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 UNESCAPE_PUNCT = re.compile(r"\\([\\`*_\[\]{}()#+!|~])")
-SOURCE_PREFIX = "Source: "
 CHART_COLOURS = ("#2563eb", "#d97706", "#059669", "#7c3aed")
 CHART_START = '<div class="salary-chart"'
+SOURCES_START = '<div class="sources"'
+# Labels around the guide text, in the answer's language; the quoted guide text stays as written.
+LABELS = {
+    "source": {"en": "Source", "nl": "Bron", "fr": "Source"},
+    "sources": {"en": "Sources", "nl": "Bronnen", "fr": "Sources"},
+    "empty": {"en": "(this section of the guide is empty)", "nl": "(deze sectie van de gids is leeg)",
+              "fr": "(cette section du guide est vide)"},
+    "chart": {"en": "Salary ranges", "nl": "Salarisvorken", "fr": "Fourchettes de salaire"},
+}
+PAGE_CSS = """
+footer { display: none !important; }
+html, body, gradio-app { height: 100%; }
+/* Gradio's bundled semi-bold face holds few glyphs: a bold heading in it is drawn in two
+   fonts (its first letter apart). Headings use the system's bold font instead. */
+.gradio-container h1 { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif !important; }
+.gradio-container { min-height: 100dvh !important; }
+/* Gradio keeps only a scoped copy of rules in @media (under .gradio-container … .contain):
+   plain selectors here. A phone keeps its height for the conversation. */
+@media (max-width: 640px) {
+  h1 { font-size: 1.3rem !important; margin: 0 0 4px !important; }
+  .prose:has(> p) p { font-size: 12px !important; line-height: 1.35 !important; margin: 0 !important; }
+}
+.sources { margin-top: 2px; font-size: 13px; }
+.sources-label { font-size: 11px; text-transform: uppercase; letter-spacing: .04em; opacity: .7; }
+.sources .source { margin: 4px 0 8px; }
+.sources .source-link { font-weight: 400; }
+.sources .quote { border-left: 3px solid #d1d5db; padding-left: 8px; margin-top: 2px; }
+.sources .quote p { margin: 2px 0; }
+.sources .quote-list { list-style: none; padding: 0; margin: 2px 0; }
+.sources .quote-list li { margin: 0; padding: 0; }
+.sources .quote-list li::before { content: none; }
+.sources .quote-table { border-collapse: collapse; margin: 2px 0; font-size: 12px; width: auto; }
+.sources .quote-table td { border: 1px solid #e5e7eb; padding: 2px 6px; }
+"""
 
 
 def escape_markdown(text: str) -> str:
@@ -63,7 +98,7 @@ def plain_history(history: list[Any] | None) -> list[dict]:
         role, metadata = message.get("role"), message.get("metadata") or {}
         text = _text_of(message.get("content"))
         if (role not in ("user", "assistant") or text is None or metadata.get("title")
-                or (role == "assistant" and text.startswith(CHART_START))):
+                or (role == "assistant" and text.startswith((CHART_START, SOURCES_START)))):
             continue
         turns.append({"role": role, "content": unescape_markdown(text) if role == "assistant" else text})
     return turns
@@ -105,59 +140,160 @@ def _money(amount: float, currency: str) -> str:
     return f"€{figure}" if currency == "EUR" else f"{figure} {currency}"
 
 
-def salary_chart(facts: list[dict]) -> str | None:
-    """An HTML range chart: one panel per role and place, one bar per level, on one scale
-    so that panels side by side compare at a glance. None when there are no salary facts."""
+def _money_short(amount: float, currency: str) -> str:
+    figure = f"{amount / 1000:g}k" if amount else "0"
+    return f"€{figure}" if currency == "EUR" else f"{figure} {currency}"
+
+
+def label(name: str, lang: str) -> str:
+    """A chat-page label in the answer's language (English when the language has none)."""
+    return LABELS[name].get(lang, LABELS[name]["en"])
+
+
+def axis_ticks(top: float) -> list[float]:
+    """Round tick values from 0 to at least `top`, at most six of them: 0, 25k, 50k… ."""
+    for step in (1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 25_000, 50_000, 100_000, 200_000,
+                 250_000, 500_000, 1_000_000):
+        if top / step <= 5:
+            break
+    else:
+        step = max(top / 5, 1)
+    count = max(int(-(-top // step)), 1)
+    return [step * i for i in range(count + 1)]
+
+
+def salary_chart(facts: list[dict], lang: str = "en", scale_max: float | None = None) -> str | None:
+    """An HTML range chart: one panel per role and place, one bar per level, all on one
+    scale from zero with an axis. `scale_max` is the highest salary of the guides the facts
+    come from, so that a one-level answer is drawn where it sits among the guide's levels
+    (a junior bar stops short of where a senior bar would). None when there are no salary
+    facts. Every label is escaped; numbers become widths."""
     rows = [f for f in facts if f.get("kind") == "salary" and f.get("min") is not None
             and f.get("max") is not None]
     if not rows:
         return None
-    # Bars start from zero on one scale, so a range's width and position read truthfully.
-    low, span = 0.0, max(max(f["max"] for f in rows) * 1.05, 1)
+    currency = rows[0].get("currency") or "EUR"
+    ticks = axis_ticks(max([f["max"] for f in rows] + [scale_max or 0, 1]))
+    span = ticks[-1]
     panels: dict[tuple[str, str], list[dict]] = {}
     for fact in rows:
         panels.setdefault((fact.get("role") or "", fact.get("city") or COUNTRY), []).append(fact)
+    axis = "".join(
+        f'<span style="position:absolute;left:{tick / span * 100:.1f}%;top:2px;'
+        f'transform:translateX({"0" if i == 0 else "-100%" if i == len(ticks) - 1 else "-50%"})">'
+        f'{html.escape(_money_short(tick, currency))}</span>'
+        for i, tick in enumerate(ticks))
     blocks = []
     for number, ((role, city), levels) in enumerate(panels.items()):
         colour = CHART_COLOURS[number % len(CHART_COLOURS)]
         bars = []
         for fact in levels:
-            left = (fact["min"] - low) / span * 100
+            left = fact["min"] / span * 100
             width = max((fact["max"] - fact["min"]) / span * 100, 1)
             figures = f"{_money(fact['min'], fact['currency'])} – {_money(fact['max'], fact['currency'])}"
             bars.append(
                 '<div class="salary-row" style="margin:4px 0">'
                 f'<div style="font-size:12px">{html.escape(fact["level"])}: {html.escape(figures)}</div>'
-                '<div style="position:relative;height:12px;background:#e5e7eb;border-radius:6px">'
-                f'<div style="position:absolute;left:{left:.1f}%;width:{width:.1f}%;height:12px;'
+                '<div class="salary-track" style="position:relative;height:12px;background:#e5e7eb;'
+                'border-radius:6px">'
+                f'<div class="salary-bar" data-level="{html.escape(fact["level"])}" '
+                f'style="position:absolute;left:{left:.2f}%;width:{width:.2f}%;height:12px;'
                 f'background:{colour};border-radius:6px"></div></div></div>')
-        title = f"{role} · {place_name(city, 'en')}"
-        period = html.escape(levels[0].get("period") or "")
+        title = f"{role} · {place_name(city, lang)}"
+        period = html.escape(period_phrase(levels[0].get("period") or "gross/year", lang))
         blocks.append(
-            '<div class="salary-panel" style="flex:1 1 200px;min-width:180px">'
-            f'<div style="font-weight:600;font-size:13px">{html.escape(title)}</div>'
-            f'{"".join(bars)}<div style="font-size:11px;opacity:.7">{period}</div></div>')
-    label = html.escape("Salary ranges: " + "; ".join(
+            '<div class="salary-panel" style="flex:1 1 200px;min-width:0">'
+            # Weight 400: Gradio's semi-bold face lacks most glyphs, so a 600 title was
+            # drawn in two fonts, its first letter apart ("ʙackend", issue 10).
+            f'<div class="salary-title" style="font-size:14px">{html.escape(title)}</div>'
+            f'{"".join(bars)}'
+            '<div class="salary-axis" style="position:relative;height:16px;margin-top:2px;'
+            f'border-top:1px solid #9ca3af;font-size:10px;opacity:.8">{axis}</div>'
+            f'<div style="font-size:11px;opacity:.7">{period}</div></div>')
+    aria = html.escape(label("chart", lang) + ": " + "; ".join(
         f"{f['level']} {_money(f['min'], f['currency'])}–{_money(f['max'], f['currency'])}" for f in rows))
-    return (f'{CHART_START} role="img" aria-label="{label}" '
-            f'style="display:flex;gap:16px;flex-wrap:wrap">{"".join(blocks)}</div>')
+    return (f'{CHART_START} role="img" aria-label="{aria}" '
+            f'style="display:flex;gap:16px;flex-wrap:wrap;max-width:100%">{"".join(blocks)}</div>')
 
 
-def _source_message(source: Source) -> gr.ChatMessage:
-    quote = source.quote.strip() or "(this section of the guide is empty)"
-    body = "\n".join(f"> {escape_markdown(line)}" for line in quote.splitlines() if line.strip())
-    # The title is rendered as Markdown too: a heading is guide text like any other.
-    title = f"{SOURCE_PREFIX}{escape_markdown(source.title)} › {escape_markdown(source.section)}"
-    return gr.ChatMessage(content=body, metadata={"title": title, "status": "done"})
+def quote_html(quote: str) -> str:
+    """A guide quote as text: table rows as a small table (no pipes), list items without
+    their markers, other lines as paragraphs. Every cell and line is escaped."""
+    parts: list[str] = []
+    table: list[list[str]] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if table:
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                           for row in table)
+            parts.append(f'<table class="quote-table">{rows}</table>')
+            table.clear()
+        if items:
+            parts.append('<ul class="quote-list">'
+                         + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>")
+            items.clear()
+
+    for line in (raw.strip() for raw in quote.splitlines()):
+        if not line:
+            continue
+        if line.startswith("|"):
+            if items:
+                flush()
+            cells = split_row(line)
+            if not all(set(cell) <= set("-: ") for cell in cells):  # not the |---| rule
+                table.append(cells)
+        elif BULLET.match(line):
+            if table:
+                flush()
+            items.append(BULLET.sub("", line).strip())
+        else:
+            flush()
+            parts.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    return "".join(parts)
 
 
-def reply_messages(answer: Answer) -> list[gr.ChatMessage]:
+def sources_html(sources: list[Source], lang: str = "en") -> str | None:
+    """The cited sources, open (not collapsed): each names its guide and section, as a link
+    to the guide's page when its url is known, and shows the quoted lines as text."""
+    if not sources:
+        return None
+    blocks = []
+    for source in sources:
+        name = html.escape(f"{source.title} › {source.section}")
+        if source.url and source.url.startswith(("https://", "http://")):
+            head = (f'<a class="source-link" href="{html.escape(source.url, quote=True)}" '
+                    f'target="_blank" rel="noopener noreferrer">{name}</a>')
+        else:
+            head = f'<span class="source-name">{name}</span>'
+        quote = quote_html(source.quote) or f'<p class="quote-empty">{html.escape(label("empty", lang))}</p>'
+        blocks.append(f'<div class="source">{head}<div class="quote">{quote}</div></div>')
+    heading = label("source" if len(sources) == 1 else "sources", lang)
+    return (f'{SOURCES_START} aria-label="{html.escape(heading)}">'
+            f'<div class="sources-label">{html.escape(heading)}</div>{"".join(blocks)}</div>')
+
+
+def reply_messages(answer: Answer, lang: str = "en", scale_max: float | None = None
+                   ) -> list[gr.ChatMessage]:
     messages = [gr.ChatMessage(content=escape_markdown(answer.answer))]
-    chart = salary_chart(answer.facts)
-    if chart:  # a string, not gr.HTML: the /chat API returns replies as JSON
-        messages.append(gr.ChatMessage(content=chart))
-    messages.extend(_source_message(source) for source in answer.sources)
+    # Strings, not gr.HTML: the /chat API returns replies as JSON.
+    for block in (salary_chart(answer.facts, lang, scale_max), sources_html(answer.sources, lang)):
+        if block:
+            messages.append(gr.ChatMessage(content=block))
     return messages
+
+
+def guide_scale(catalogue: Catalogue, facts: list[dict]) -> float | None:
+    """The highest salary in the guides that `facts` quote: the chart's shared scale."""
+    keys = {(f.get("role"), f.get("city")) for f in facts if f.get("kind") == "salary"}
+    highs = [row.max for guide in catalogue.guides if (guide.role, guide.place) in keys
+             for row in guide.salary_rows()]
+    return max(highs) if highs else None
+
+
+def guide_count(count: int) -> str:
+    return f"{count} recruiting guide" + ("" if count == 1 else "s")
 
 
 def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.Blocks:
@@ -171,20 +307,30 @@ def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.B
                 limiter.take(request)
             except TooManyRequests as error:
                 raise gr.Error(f"{error} ({error.retry_after} s).") from None
+        # The page keeps the whole conversation; the core takes its most recent turns.
+        turns = trim_history(plain_history(history), assistant.settings)
         try:
-            # The page keeps the whole conversation; the core takes its most recent turns.
-            answer = assistant.ask(message, trim_history(plain_history(history), assistant.settings))
+            answer = assistant.ask(message, turns)
         except InputError as error:  # shown in the conversation, like any other reply
             return [gr.ChatMessage(content=escape_markdown(f"Sorry: {error}."))]
-        return reply_messages(answer)
+        # The labels follow the answer's language, which is the question's (or the
+        # conversation's, for a follow-up): the same reading the core made.
+        lang = assistant.understand(message, turns).lang
+        return reply_messages(answer, lang, guide_scale(catalogue, answer.facts))
 
     places = ", ".join(place_name(p, "en") for p in catalogue.places)
-    description = (f"Answers from {len(catalogue)} recruiting guides: "
+    description = (f"Answers from {guide_count(len(catalogue))}: "
                    f"{', '.join(catalogue.roles)} — {places}. Every answer cites its guide.")
+    examples = example_questions(catalogue, "en")
+    placeholder = f"Ask a question, for example: {examples[0]}" if examples else "Ask a question"
     return gr.ChatInterface(
         respond,
-        chatbot=text_chatbot(height=520, sanitize_html=True, allow_tags=False, label="Hiring assistant"),
-        examples=example_questions(catalogue, "en") or None,
+        chatbot=text_chatbot(sanitize_html=True, allow_tags=False, show_label=False, scale=1,
+                             min_height=240, latex_delimiters=[], buttons=["copy_all"],
+                             elem_id="chat"),
+        textbox=gr.Textbox(placeholder=placeholder, show_label=False, container=False,
+                           submit_btn=True, lines=1, max_lines=4, autofocus=True),
+        examples=examples or None,
         cache_examples=False,
         title="Hiring assistant",
         description=escape_markdown(description),
@@ -194,3 +340,9 @@ def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.B
         save_history=False,
         fill_height=True,
     )
+
+
+def mount_options() -> dict[str, Any]:
+    """`gr.mount_gradio_app`'s page options: no footer links (no "Use via API"), and CSS
+    that lets the conversation fill the window (on a phone too) and styles the sources."""
+    return {"footer_links": [], "css": PAGE_CSS}

@@ -11,6 +11,16 @@
  * When a request fails before any response, a no-cors GET {assistant-url}/api/health tells
  * "this site's origin is not allowed" apart from "the server is down".
  * The widget stores nothing (no cookies, no localStorage) and loads nothing else.
+ *
+ * Staying on screen: the host element is fixed over the *visual* viewport (what the visitor
+ * sees), measured with window.visualViewport and rewritten on every resize, scroll and pinch
+ * zoom; a CSS `zoom` on the page's <html> is undone. A page that overflows sideways makes a phone's layout viewport wider than the screen,
+ * and plain `position: fixed; right: 20px` then lands off screen (issue 10). It is appended to
+ * <html>, not <body>, so a transformed body cannot become its containing block. On a narrow
+ * screen the open panel is a full-height sheet.
+ *
+ * Language: the host page's <html lang> (nl, fr; English otherwise). Sources link to their
+ * guide's page when the answer gives an http(s) url.
  */
 (function () {
   "use strict";
@@ -25,37 +35,88 @@
   var scriptUrl = script && script.src ? new URL(script.src, document.baseURI) : null;
   var configured = script && script.getAttribute("data-assistant-url");
   var baseUrl = (configured || (scriptUrl ? scriptUrl.origin : window.location.origin)).replace(/\/+$/, "");
-  var title = (script && script.getAttribute("data-title")) || "Hiring assistant";
   var MAX_HISTORY_TURNS = 20;       // the server's default caps (ASSISTANT_MAX_HISTORY_*):
   var MAX_HISTORY_CHARS = 32000;    // what is sent stays under them, oldest turns dropped
   var MAX_QUESTION_CHARS = 2000;
   var TIMEOUT_MS = 30000;
   var PROBE_TIMEOUT_MS = 5000; // a server that accepts the probe but never answers counts as down
 
-  var MESSAGES = {
-    unreachable: "The assistant can't be reached from this page right now. Check your connection and try again in a moment.",
-    notAllowed: "This site is not allowed to use the assistant (its address is not on the assistant's allowlist).",
-    rateLimited: "Too many questions in a short time. Please wait a minute, then ask again.",
-    timeout: "The assistant took too long to answer. Please try again.",
-    tooLong: "That question is too long (the limit is " + MAX_QUESTION_CHARS.toLocaleString("en") + " characters).",
-    generic: "Something went wrong while answering. Please try again."
+  var STRINGS = {
+    en: {
+      title: "Hiring assistant", open: "Open the hiring assistant", close: "Close the hiring assistant",
+      closeButton: "Close the assistant", question: "Your question", conversation: "Conversation",
+      placeholder: "Ask about hiring in a city…", send: "Send", thinking: "Thinking…",
+      greeting: "Hi! Ask me about salaries, employers, hubs or universities for the roles and cities in our guides.",
+      source: "Source", sources: "Sources", sorry: "Sorry: ",
+      unreachable: "The assistant can't be reached from this page right now. Check your connection and try again in a moment.",
+      notAllowed: "This site is not allowed to use the assistant (its address is not on the assistant's allowlist).",
+      rateLimited: "Too many questions in a short time. Please wait a minute, then ask again.",
+      timeout: "The assistant took too long to answer. Please try again.",
+      tooLong: "That question is too long (the limit is {n} characters).",
+      generic: "Something went wrong while answering. Please try again."
+    },
+    nl: {
+      title: "Wervingsassistent", open: "Open de wervingsassistent", close: "Sluit de wervingsassistent",
+      closeButton: "Sluit de assistent", question: "Je vraag", conversation: "Gesprek",
+      placeholder: "Stel je vraag…", send: "Verstuur", thinking: "Even denken…",
+      greeting: "Hallo! Vraag me naar salarissen, werkgevers, hubs of universiteiten voor de functies en steden in onze gidsen.",
+      source: "Bron", sources: "Bronnen", sorry: "Sorry: ",
+      unreachable: "De assistent is nu niet bereikbaar vanaf deze pagina. Controleer je verbinding en probeer het zo opnieuw.",
+      notAllowed: "Deze site mag de assistent niet gebruiken (het adres staat niet op de lijst van toegelaten sites).",
+      rateLimited: "Te veel vragen in korte tijd. Wacht een minuut en vraag het dan opnieuw.",
+      timeout: "De assistent deed er te lang over. Probeer het opnieuw.",
+      tooLong: "Die vraag is te lang (maximaal {n} tekens).",
+      generic: "Er ging iets mis bij het antwoorden. Probeer het opnieuw."
+    },
+    fr: {
+      title: "Assistant de recrutement", open: "Ouvrir l'assistant de recrutement",
+      close: "Fermer l'assistant de recrutement", closeButton: "Fermer l'assistant",
+      question: "Votre question", conversation: "Conversation",
+      placeholder: "Posez votre question…", send: "Envoyer",
+      thinking: "Réflexion…",
+      greeting: "Bonjour ! Interrogez-moi sur les salaires, employeurs, hubs ou universités pour les métiers et villes de nos guides.",
+      source: "Source", sources: "Sources", sorry: "Désolé : ",
+      unreachable: "L'assistant est injoignable depuis cette page pour le moment. Vérifiez votre connexion et réessayez dans un instant.",
+      notAllowed: "Ce site n'est pas autorisé à utiliser l'assistant (son adresse n'est pas sur la liste autorisée).",
+      rateLimited: "Trop de questions en peu de temps. Attendez une minute, puis réessayez.",
+      timeout: "L'assistant a mis trop de temps à répondre. Veuillez réessayer.",
+      tooLong: "Cette question est trop longue (au plus {n} caractères).",
+      generic: "Une erreur s'est produite pendant la réponse. Veuillez réessayer."
+    }
   };
+  // The host page's language ("nl-BE" -> "nl"); English for any other or none.
+  var pageLang = String(document.documentElement.getAttribute("lang") || "").toLowerCase().split("-")[0];
+  var LANG = STRINGS.hasOwnProperty(pageLang) ? pageLang : "en";
+  var T = STRINGS[LANG];
+  var title = (script && script.getAttribute("data-title")) || T.title;
+  var MESSAGES = {
+    unreachable: T.unreachable, notAllowed: T.notAllowed, rateLimited: T.rateLimited, timeout: T.timeout,
+    tooLong: T.tooLong.replace("{n}", MAX_QUESTION_CHARS.toLocaleString(LANG)), generic: T.generic
+  };
+  var PHONE_MAX_WIDTH = 520; // a visual viewport this narrow gets the full-height sheet
 
   var CSS = [
-    ":host { all: initial !important; position: fixed !important; right: 20px !important;",
-    "  bottom: 20px !important; left: auto !important; top: auto !important; z-index: 2147483000 !important;",
-    "  display: block !important; visibility: visible !important; opacity: 1 !important;",
-    "  transform: none !important; filter: none !important; width: auto !important; height: auto !important;",
+    // Until place() runs (and without visualViewport): the bottom-right corner of the window.
+    ":host { all: initial !important; position: fixed !important; right: 0 !important;",
+    "  bottom: 0 !important; left: auto !important; top: auto !important; z-index: 2147483000 !important;",
+    "  display: block !important; visibility: visible !important; opacity: 1 !important; margin: 0 !important;",
+    "  transform: none !important; filter: none !important; width: 0 !important; height: 0 !important;",
+    "  overflow: visible !important; pointer-events: none !important; zoom: 1 !important;",
     "  font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif !important;",
     "  color: #111827 !important; direction: ltr !important; }",
+    ".dock { position: absolute; right: 20px; bottom: 20px; display: flex; flex-direction: column;",
+    "  align-items: flex-end; pointer-events: auto; max-width: calc(var(--vw, 100vw) - 40px); }",
+    ".dock.sheet.open { right: 0; bottom: 0; top: 0; left: 0; max-width: none; }",
+    ".dock.sheet.open .panel { width: 100%; height: 100%; border-radius: 0; margin: 0; border: 0; }",
+    ".dock.sheet.open .launcher { display: none; }",
     "*, *::before, *::after { box-sizing: border-box; }",
     ".launcher { all: unset; box-sizing: border-box; display: flex; align-items: center; justify-content: center;",
     "  width: 56px; height: 56px; border-radius: 50%; background: #1d4ed8; color: #fff; cursor: pointer;",
     "  box-shadow: 0 4px 14px rgba(0,0,0,.25); font-size: 24px; margin-left: auto; }",
     ".launcher:focus-visible, button:focus-visible, textarea:focus-visible, summary:focus-visible {",
     "  outline: 3px solid #f59e0b; outline-offset: 2px; }",
-    ".panel { display: flex; flex-direction: column; width: min(380px, calc(100vw - 40px));",
-    "  height: min(560px, calc(100vh - 110px)); background: #fff; border: 1px solid #d1d5db;",
+    ".panel { display: flex; flex-direction: column; width: min(380px, var(--vw, 100vw) - 40px);",
+    "  height: min(560px, var(--vh, 100vh) - 110px); background: #fff; border: 1px solid #d1d5db;",
     "  border-radius: 12px; box-shadow: 0 10px 30px rgba(0,0,0,.25); margin-bottom: 12px; overflow: hidden; }",
     ".panel[hidden] { display: none; }",
     ".header { display: flex; align-items: center; justify-content: space-between; padding: 10px 14px;",
@@ -69,10 +130,15 @@
     ".msg.notice { align-self: stretch; background: #fef3c7; border: 1px solid #f59e0b; }",
     ".msg.pending { color: #6b7280; font-style: italic; }",
     ".sources { margin-top: 6px; font-size: 12px; color: #374151; }",
-    ".sources summary { cursor: pointer; }",
+    ".sources-label { font-size: 11px; text-transform: uppercase; letter-spacing: .04em; color: #6b7280; }",
     ".source { margin: 6px 0 0; }",
-    ".source-title { font-weight: 600; }",
-    ".quote { margin: 2px 0 0; padding-left: 8px; border-left: 3px solid #93c5fd; white-space: pre-wrap; }",
+    ".source-title { font-weight: 600; color: inherit; }",
+    "a.source-title { color: #1d4ed8; text-decoration: underline; }",
+    ".quote { margin: 2px 0 0; padding-left: 8px; border-left: 3px solid #93c5fd; white-space: normal; }",
+    ".quote p { margin: 0; }",
+    ".quote ul { list-style: none; margin: 0; padding: 0; }",
+    ".quote table { border-collapse: collapse; font-size: 12px; }",
+    ".quote td { border: 1px solid #e5e7eb; padding: 1px 6px; }",
     ".form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }",
     "textarea { flex: 1; resize: none; font: inherit; color: inherit; padding: 8px; border: 1px solid #9ca3af;",
     "  border-radius: 8px; min-height: 40px; max-height: 120px; background: #fff; }",
@@ -126,24 +192,24 @@
     header.appendChild(el("span", "", title));
     var close = el("button", "close", "×");
     close.type = "button";
-    close.setAttribute("aria-label", "Close the assistant");
+    close.setAttribute("aria-label", T.closeButton);
     header.appendChild(close);
 
     var log = el("div", "log");
     log.setAttribute("role", "log");
     log.setAttribute("aria-live", "polite");
-    log.setAttribute("aria-label", "Conversation");
+    log.setAttribute("aria-label", T.conversation);
     log.tabIndex = 0;
 
     var form = el("form", "form");
-    var label = el("label", "sr-only", "Your question");
+    var label = el("label", "sr-only", T.question);
     label.htmlFor = "hiring-assistant-input";
     var input = el("textarea");
     input.id = "hiring-assistant-input";
     input.rows = 1;
     input.maxLength = MAX_QUESTION_CHARS;
-    input.placeholder = "Ask about hiring in a city…";
-    var send = el("button", "send", "Send");
+    input.placeholder = T.placeholder;
+    var send = el("button", "send", T.send);
     send.type = "submit";
     form.appendChild(label);
     form.appendChild(input);
@@ -156,12 +222,46 @@
     var launcher = el("button", "launcher");
     launcher.appendChild(chatIcon());
     launcher.type = "button";
-    launcher.setAttribute("aria-label", "Open the hiring assistant");
+    launcher.setAttribute("aria-label", T.open);
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-controls", panelId);
 
-    root.appendChild(panel);
-    root.appendChild(launcher);
+    var dock = el("div", "dock");
+    dock.appendChild(panel);
+    dock.appendChild(launcher);
+    var placement = el("style");
+    root.appendChild(placement);
+    root.appendChild(dock);
+
+    // The host covers the visual viewport: left/top are its offset in the layout viewport
+    // (what `position: fixed` is relative to), and a pinch zoom is undone by scaling, so the
+    // widget keeps its size and its corner. Written into the shadow root's own style, whose
+    // !important rules the page cannot override.
+    var sheet = false;
+    function place() {
+      var vv = window.visualViewport;
+      var scale = vv ? vv.scale || 1 : 1;
+      var width = vv ? vv.width * scale : window.innerWidth;
+      var height = vv ? vv.height * scale : window.innerHeight;
+      sheet = width <= PHONE_MAX_WIDTH;
+      dock.className = "dock" + (panel.hidden ? "" : " open") + (sheet ? " sheet" : "");
+      var px = function (value) { return Math.round(value * 100) / 100 + "px !important;"; };
+      // CSS `zoom` on the page's <html> multiplies into the widget (its size and its offsets):
+      // undone with the inverse zoom, where the browser tells the zoom (currentCSSZoom).
+      var inherited = (host.parentNode && host.parentNode.currentCSSZoom) || 1;
+      placement.textContent = vv ?
+        ":host { zoom: " + (1 / inherited) + " !important;" +
+        " left: " + px(vv.offsetLeft) + " top: " + px(vv.offsetTop) + " right: auto !important;" +
+        " bottom: auto !important; width: " + px(width) + " height: " + px(height) +
+        " transform: scale(" + (1 / scale) + ") !important; transform-origin: 0 0 !important;" +
+        " --vw: " + width + "px; --vh: " + height + "px; }" : "";
+    }
+    place();
+    if (window.visualViewport) {
+      window.visualViewport.addEventListener("resize", place);
+      window.visualViewport.addEventListener("scroll", place);
+    }
+    window.addEventListener("resize", place);
 
     var history = [];
     var busy = false;
@@ -169,10 +269,11 @@
     function setOpen(open) {
       panel.hidden = !open;
       launcher.setAttribute("aria-expanded", open ? "true" : "false");
-      launcher.setAttribute("aria-label", open ? "Close the hiring assistant" : "Open the hiring assistant");
+      launcher.setAttribute("aria-label", open ? T.close : T.open);
+      dock.className = "dock" + (open ? " open" : "") + (sheet ? " sheet" : "");
       if (open) {
         if (!log.childElementCount) {
-          addMessage("assistant", "Hi! Ask me about salaries, employers, hubs or universities for the roles and cities in our guides.");
+          addMessage("assistant", T.greeting);
         }
         input.focus();
       } else {
@@ -187,18 +288,56 @@
       return node;
     }
 
+    // A quote as text: table rows as a small table (no pipes), list items without markers.
+    function addQuote(parent, quote) {
+      var box = el("div", "quote");
+      var table = null;
+      var list = null;
+      String(quote).split("\n").forEach(function (raw) {
+        var line = raw.trim();
+        if (!line) { return; }
+        if (line.charAt(0) === "|") {
+          list = null;
+          var cells = line.replace(/^\|/, "").replace(/\|$/, "").split("|");
+          if (cells.every(function (cell) { return /^[\s:-]*$/.test(cell); })) { return; } // |---|
+          if (!table) { table = box.appendChild(el("table")); }
+          var row = table.appendChild(el("tr"));
+          cells.forEach(function (cell) { row.appendChild(el("td", "", cell.trim())); });
+        } else if (/^(?:[-*•·]|\d+[.)])\s+/.test(line)) {
+          table = null;
+          if (!list) { list = box.appendChild(el("ul")); }
+          list.appendChild(el("li", "", line.replace(/^(?:[-*•·]|\d+[.)])\s+/, "")));
+        } else {
+          table = null;
+          list = null;
+          box.appendChild(el("p", "", line));
+        }
+      });
+      parent.appendChild(box);
+    }
+
     function addSources(node, sources) {
       if (!Array.isArray(sources) || !sources.length) { return; }
-      var details = el("details", "sources");
-      details.open = true;
-      details.appendChild(el("summary", "", sources.length === 1 ? "Source" : "Sources (" + sources.length + ")"));
+      var block = el("div", "sources");
+      block.appendChild(el("div", "sources-label", sources.length === 1 ? T.source : T.sources));
       sources.forEach(function (source) {
         var item = el("div", "source");
-        item.appendChild(el("div", "source-title", String(source.title || "") + " › " + String(source.section || "")));
-        if (source.quote) { item.appendChild(el("div", "quote", source.quote)); }
-        details.appendChild(item);
+        var name = String(source.title || "") + " › " + String(source.section || "");
+        var url = typeof source.url === "string" ? source.url : "";
+        var head;
+        if (/^https?:\/\//i.test(url)) { // only a web page: never javascript: or data:
+          head = el("a", "source-title", name);
+          head.href = url;
+          head.target = "_blank";
+          head.rel = "noopener noreferrer";
+        } else {
+          head = el("div", "source-title", name);
+        }
+        item.appendChild(head);
+        if (source.quote) { addQuote(item, source.quote); }
+        block.appendChild(item);
       });
-      node.appendChild(details);
+      node.appendChild(block);
       log.scrollTop = log.scrollHeight;
     }
 
@@ -206,7 +345,7 @@
       if (status === 429) { return MESSAGES.rateLimited; }
       if (status === 413) { return MESSAGES.tooLong; }
       if (body && typeof body.error === "string" && status >= 400 && status < 500) {
-        return "Sorry: " + body.error + ".";
+        return T.sorry + body.error + ".";
       }
       if (status === 503) { return MESSAGES.unreachable; }
       return MESSAGES.generic;
@@ -246,7 +385,7 @@
       busy = true;
       send.disabled = true;
       addMessage("user", question);
-      var pending = addMessage("assistant pending", "Thinking…");
+      var pending = addMessage("assistant pending", T.thinking);
       var controller = window.AbortController ? new AbortController() : null;
       var timer = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : null;
       var sent = recentHistory();
@@ -311,7 +450,9 @@
   window.customElements.define(TAG, AssistantWidget);
 
   function mount() {
-    if (!document.querySelector(TAG)) { document.body.appendChild(document.createElement(TAG)); }
+    // On <html>, beside <body>: a transform or filter on the page's body would otherwise
+    // become the containing block of `position: fixed` and carry the widget off screen.
+    if (!document.querySelector(TAG)) { document.documentElement.appendChild(document.createElement(TAG)); }
   }
   if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
 })();
