@@ -61,7 +61,7 @@ lint: install
 # Never part of `make test`. BENCH_ARGS="--sizes 10,100 --runs 2" for a quick look.
 # The answer core on the shipped corpus: ingest seconds, warm answer p50/p95 next to the bare
 # query embedding, cold `assistant ask` next to the bare import (about a minute).
-# Refit the evidence weights and the refusal threshold on the dev split (about 2 minutes);
+# Refit the evidence weights and the refusal threshold on the dev split (6 min measured, cores shared);
 # writes src/assistant/calibration.json. Never reads the test split.
 calibrate: install
 	$(BIN)/python eval/calibrate.py
