@@ -142,7 +142,7 @@ class _BrokenAssistant:
     def __init__(self, catalogue) -> None:
         self.catalogue = catalogue
 
-    def ask(self, question, history=None):
+    def ask(self, question, history=None, deadline=None):
         raise IndexUnavailableError("the Chroma server at http://chroma:8000 cannot be reached")
 
 
