@@ -84,6 +84,25 @@ def test_health_lists_the_index(client: TestClient) -> None:
     assert "Leuven" in body["places"] and "Backend Developers" in body["roles"]
 
 
+def test_health_shows_precision_batching_and_cache(client: TestClient) -> None:
+    question = {"question": "Which universities are there near Leuven for backend developers?"}
+    assert client.post("/api/ask", json=question).status_code == 200
+    before = client.get("/api/health").json()["embedding"]
+    assert client.post("/api/ask", json=question).status_code == 200
+    after = client.get("/api/health").json()
+    embedding = after["embedding"]
+    assert embedding["model"]["loaded"] is True
+    assert embedding["model"]["precision"] in ("float32", "bfloat16")
+    assert embedding["model"]["reason"]
+    assert embedding["batching"]["enabled"] is True
+    assert embedding["batching"]["max_batch"] == 32 and embedding["batching"]["max_wait_ms"] == 3.0
+    assert embedding["batching"]["items"] >= 1
+    assert embedding["cache"]["capacity"] == 4096
+    assert embedding["cache"]["hits"] == before["cache"]["hits"] + 1  # the same question again
+    assert embedding["cache"]["misses"] == before["cache"]["misses"]
+    assert after["answers_in_progress"] == 0
+
+
 def test_openapi_documents_the_api(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert {"/api/ask", "/api/health"} <= set(spec["paths"])
