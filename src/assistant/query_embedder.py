@@ -86,7 +86,7 @@ class QueryEmbedder(BaseEmbedding):
     _inner: Any = PrivateAttr()
     _cache: QueryCache | None = PrivateAttr(default=None)
     _batcher: MicroBatcher | None = PrivateAttr(default=None)
-    _lowercase: bool = PrivateAttr(default=False)
+    _lowercase: bool | None = PrivateAttr(default=None)
 
     def __init__(self, inner: Any, *, cache_size: int = 4096, batching: bool = True,
                  max_batch: int = 32, max_wait_ms: float = 3.0) -> None:
@@ -96,7 +96,6 @@ class QueryEmbedder(BaseEmbedding):
         self._cache = QueryCache(cache_size) if cache_size > 0 else None
         self._batcher = (MicroBatcher(self._embed_batch, max_batch=max_batch, max_wait_ms=max_wait_ms,
                                       name="query-embedding") if batching else None)
-        self._lowercase = bool(getattr(inner, "uncased", False))
 
     @classmethod
     def class_name(cls) -> str:
@@ -123,6 +122,10 @@ class QueryEmbedder(BaseEmbedding):
         return [found[text] for text in texts]
 
     def get_query_embedding(self, query: str) -> list[float]:
+        if self._lowercase is None:
+            # Asked on the first question, not at construction: asking loads the model, and
+            # a command that never embeds a question must not pay for that.
+            self._lowercase = bool(getattr(self._inner, "uncased", False))
         key = cache_key(query, self._lowercase)
         if self._cache is not None:
             vector = self._cache.get(key)
