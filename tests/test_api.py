@@ -173,6 +173,17 @@ def test_core_errors_keep_their_status(assistant) -> None:
                                "status": 503}
 
 
+def test_an_answer_over_its_time_budget_is_a_json_503(assistant) -> None:
+    # A budget no answer fits in: the answer stops at its first step, never runs to the end.
+    over = make_client(assistant, rate_limit_per_minute=10_000, answer_budget_seconds=1e-6)
+    response = over.post("/api/ask", json={"question": JUNIOR_LEUVEN})
+    assert response.status_code == 503
+    assert response.json() == {"error": "the answer took longer than this server allows; try again",
+                               "status": 503}
+    assert response.headers["Retry-After"] == "1"
+    assert over.get("/api/health").json()["answers_in_progress"] == 0
+
+
 # --- rate limit ---------------------------------------------------------------------------
 
 

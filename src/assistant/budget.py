@@ -52,11 +52,14 @@ class AnswerBudget:
             entry = self._clients[client] = [asyncio.Semaphore(self.per_client), 0]
         entry[1] += 1
         try:
-            try:
-                await asyncio.wait_for(entry[0].acquire(), timeout=max(deadline - self.clock(), 0))
-            except TimeoutError:
-                raise OverBudget("this client's earlier questions are still being answered; "
-                                 "try again in a moment") from None
+            if entry[0].locked():  # this client's share is taken: wait in line, within budget
+                try:
+                    await asyncio.wait_for(entry[0].acquire(), timeout=max(deadline - self.clock(), 0))
+                except TimeoutError:
+                    raise OverBudget("this client's earlier questions are still being answered; "
+                                     "try again in a moment") from None
+            else:
+                await entry[0].acquire()
             try:
                 return await run_in_threadpool(functools.partial(answer, *args, deadline=deadline))
             finally:
