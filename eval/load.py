@@ -129,7 +129,10 @@ async def run_load(url: str, clients: int, duration: float, requests: list[dict]
         await asyncio.gather(*tasks)
 
     connections = clients + (abuse_burst + int(duration) + 1 if abuse else 0)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one that the
+    # server is closing at that moment is a client-side ReadError, not a server error.
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
+                          keepalive_expiry=2.0)
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:

@@ -14,7 +14,7 @@ import pytest
 from assistant.batcher import MicroBatcher
 from assistant.budget import AnswerBudget
 from assistant.errors import OverBudget
-from assistant.query_embedder import QueryCache, QueryEmbedder, cache_key
+from assistant.query_embedder import QueryCache, QueryEmbedder, cache_key, length_groups
 
 
 class Recorder:
@@ -271,6 +271,17 @@ def test_query_embedder_batches_distinct_questions_once_each() -> None:
     assert inner.batches == [["a", "bb"]]
     assert embedder._embed_batch(["a", "a"]) == [[1.0, 1.0], [1.0, 1.0]]
     assert inner.singles == ["a"]  # one distinct question: the unbatched path exactly
+
+
+def test_a_long_question_is_not_batched_with_short_ones() -> None:
+    long = "salary " * 300
+    short = ["Senior salary in Leuven?", "Which companies hire in Ghent?", "hello"]
+    assert length_groups([long, *short]) == [sorted(short, key=len), [long]]
+    inner = CountingEmbedder()
+    embedder = QueryEmbedder(inner, cache_size=0, batching=True, max_wait_ms=0)
+    vectors = embedder._embed_batch([long, *short])
+    assert vectors == [[float(len(t)), 1.0] for t in [long, *short]]
+    assert inner.batches == [sorted(short, key=len)] and inner.singles == [long]
 
 
 # --- the per-request budget -------------------------------------------------------------------

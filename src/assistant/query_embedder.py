@@ -30,6 +30,24 @@ from pydantic import PrivateAttr
 from .batcher import MicroBatcher
 from .settings import Settings
 
+# A forward pass pads every text to the longest one's length: one 2,000-character question
+# in a batch of short ones would make every question in it cost as much as the long one.
+# Texts are grouped by length so that the longest of a group is at most this many times the
+# shortest (plus a little slack for very short questions).
+LENGTH_RATIO = 2.0
+LENGTH_SLACK = 32
+
+
+def length_groups(texts: list[str]) -> list[list[str]]:
+    """`texts` sorted by length, cut where a text is much longer than its group's first."""
+    groups: list[list[str]] = []
+    for text in sorted(texts, key=len):
+        if groups and len(text) <= len(groups[-1][0]) * LENGTH_RATIO + LENGTH_SLACK:
+            groups[-1].append(text)
+        else:
+            groups.append([text])
+    return groups
+
 
 def cache_key(text: str, lowercase: bool) -> str:
     key = " ".join(text.split())
@@ -111,14 +129,15 @@ class QueryEmbedder(BaseEmbedding):
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         # The same question twice in one batch is embedded once.
-        unique = list(dict.fromkeys(texts))
-        if len(unique) == 1:  # exactly the unbatched path
-            vectors = [self._inner.get_query_embedding(unique[0])]
-        elif hasattr(self._inner, "embed_queries"):
-            vectors = self._inner.embed_queries(unique)
-        else:
-            vectors = [self._inner.get_query_embedding(text) for text in unique]
-        found = dict(zip(unique, vectors, strict=True))
+        found: dict[str, list[float]] = {}
+        for group in length_groups(list(dict.fromkeys(texts))):
+            if len(group) == 1:  # exactly the unbatched path
+                vectors = [self._inner.get_query_embedding(group[0])]
+            elif hasattr(self._inner, "embed_queries"):
+                vectors = self._inner.embed_queries(group)
+            else:
+                vectors = [self._inner.get_query_embedding(text) for text in group]
+            found.update(zip(group, vectors, strict=True))
         return [found[text] for text in texts]
 
     def get_query_embedding(self, query: str) -> list[float]:
