@@ -3,7 +3,10 @@
 Wires the steps together: validate the input, understand the question in context, route it
 to guides, rank each guide's evidence, compose the answer, time it. Every interface (CLI, batch,
 HTTP API, chat page, eval) calls `Assistant.ask`. The embedder and the Chroma client are
-constructor arguments with real defaults: the seam tests use.
+constructor arguments with real defaults: the seam tests use. The embedder is wrapped in a
+`QueryEmbedder` (question cache, micro-batching; `query_embedder.py`), and each answer is
+marked in progress there so that concurrent answers' questions share a forward pass. An
+answer given a deadline (the API's time budget) checks it between steps.
 """
 
 from __future__ import annotations
