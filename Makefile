@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index report bench bench-core calibrate chromium ingest-faults screenshots
+.PHONY: install run test lint index report bench bench-core calibrate chromium ingest-faults screenshots load
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -78,3 +78,10 @@ bench: install
 # cores shared (load 3-4), nearly all of it embedding the big guide's 12,000 chunks.
 ingest-faults: install
 	$(BIN)/python eval/ingest_faults.py
+
+# Issues 11 and 13: POST /api/ask under 32, 64 and 128 concurrent clients, one server per mode
+# (batching off, batching, batching + question cache), then the 32-client load with and
+# without one client's maximum-size burst. Prints req/s, p50/p95/p99, errors and the served
+# process tree's memory; ~10 min on 2 cores. Never part of `make test`.
+load: install
+	$(BIN)/python eval/load.py $(LOAD_ARGS)

@@ -111,6 +111,8 @@ class Bench:
         self.results: dict[str, Any] = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "embed_precision": self.precision,
+                        # why: the CPU's flags, the setting, or both timed at load (timings_ms)
+                        "embed_precision_choice": self.embedder.describe(),
                         "torch_threads_batch": self.batch_threads,
                         "torch_threads_query": "all while the 1-min load average is below the "
                                                f"core count, else {self.busy_threads}",
@@ -121,6 +123,9 @@ class Bench:
         }
         self.indexes: dict[int, Path] = {}
         self.generated: dict[int, list] = {}
+        choice = self.results["machine"]["embed_precision_choice"]
+        log(f"precision: {choice.get('precision')} ({choice.get('reason')})"
+            + (f"; timed ms {choice['timings_ms']}" if choice.get("timings_ms") else ""))
 
     # -- helpers -------------------------------------------------------------------------
     def settings(self, corpus: Path, index: Path):

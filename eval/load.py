@@ -1,125 +1,289 @@
-"""Bounded load test of `POST /api/ask` on loopback: latency percentiles, errors, memory.
+"""Load test of `POST /api/ask` on loopback (issues 5, 11, 13): many clients, batching on and off.
 
-    .venv/bin/python eval/load.py --serve --index .index          # starts `assistant serve`
-    .venv/bin/python eval/load.py --url http://127.0.0.1:7860     # a server already running
+    make load                                             # the full run below (~8-10 min)
+    .venv/bin/python eval/load.py --clients 32 --duration 10 --modes off,batch+cache   # quicker
+    .venv/bin/python eval/load.py --url http://127.0.0.1:7860 --clients 32   # a running server
 
-N clients (default 32) each send questions back to back for a fixed time (default 30 s),
-capped at --max-requests in total; only 127.0.0.1/localhost URLs are accepted. With
---serve the script starts the server itself on a free port (rate limit raised so the limit
-is not what gets measured) and reports the serving process tree's resident memory (VmRSS
-after the run, VmHWM peak) from /proc. It prints measured figures only; there are no thresholds.
+With `--serve` (the default unless `--url` is given) the script indexes the shipped corpus into
+a temporary folder and, for each mode, starts `assistant serve` from this checkout on a free
+loopback port, one server per mode, each measured at every client count in turn:
+
+- `off`: each request embeds its own question, no vector cache (the path before issue 13);
+- `batch`: questions that arrive together share one forward pass, no cache;
+- `batch+cache`: micro-batching and the question-vector cache (the default settings).
+
+Each client is a closed loop (next request when the answer comes) for `--duration` seconds,
+with its own X-Forwarded-For address (the server trusts 127.0.0.1 as a proxy for this run),
+so each counts as its own client for the rate limit (raised so it is not what is measured)
+and the per-client share of answering workers, as recruiters behind a proxy would.
+Questions are the first turns of the dev split's Leuven sets and a follow-up with history;
+the test split is never read. For each run it prints requests/s, latency p50/p95/p99, errors
+(any non-200, with 5xx counted apart), the served process tree's RSS after the run and its
+peak (VmHWM), and the server's own batch and cache counts from `/api/health`.
+
+Abuse mix (issue 11), on the last mode: the `--abuse-clients` load once without and once with
+one more client that sends its whole burst (`--abuse-burst`, default 60 = the default
+`ASSISTANT_RATE_LIMIT_PER_MINUTE`) of maximum-size requests at once (a 2,000-character
+question and 20 turns / 32,000 characters of history), then one more each second (the
+limit's refill rate). The normal clients' p95 is printed for both runs side by side.
+
+It prints measured figures and the 1-minute load average (the machine is shared); there
+are no thresholds. Only 127.0.0.1/localhost URLs are accepted. JSON lands in eval/out/load.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from bench import memory_kib, pct, start_serve, stop_serve  # eval/bench.py: same folder
+from bench import ASSISTANT, ROOT, memory_kib, pct, start_serve, stop_serve  # eval/bench.py
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-# A mix of what recruiters ask: figures, lists, follow-ups carried by history, refusals.
+MODES = {
+    "off": {"ASSISTANT_EMBED_BATCHING": "false", "ASSISTANT_QUERY_CACHE_SIZE": "0"},
+    "batch": {"ASSISTANT_EMBED_BATCHING": "true", "ASSISTANT_QUERY_CACHE_SIZE": "0"},
+    "batch+cache": {"ASSISTANT_EMBED_BATCHING": "true"},
+}
 JUNIOR = "What does a junior backend developer earn in Leuven?"
-REQUESTS: list[dict] = [
-    {"question": JUNIOR},
-    {"question": "Senior backend developer salary in Leuven?"},
-    {"question": "and seniors?", "history": [{"role": "user", "content": JUNIOR},
-                                             {"role": "assistant", "content": "Junior backend developers "
-                                              "in Leuven earn €37,080 – €49,440 gross per year."}]},
-    {"question": "Which companies hire backend developers in Leuven?"},
-    {"question": "Where can I meet backend developers in Leuven? Any coworking hubs?"},
-    {"question": "Which universities near Leuven train backend developers?"},
-    {"question": "How much does a backend developer earn in Ghent?"},
-    {"question": "What is the career path for backend developers in Leuven?"},
-    {"question": "Is it hard to hire backend developers in Leuven?"},
-    {"question": "Wat verdient een junior backend developer in Leuven?"},
-    {"question": "hello"},
-]
+FOLLOW_UP = {"question": "and seniors?", "history": [
+    {"role": "user", "content": JUNIOR},
+    {"role": "assistant",
+     "content": "Junior backend developers in Leuven earn €37,080 – €49,440 gross per year."}]}
 
 
-async def run_load(url: str, clients: int, duration: float, max_requests: int) -> dict:
+def dev_requests() -> list[dict]:
+    """First turns of the dev split's Leuven sets (shipped corpus), and one follow-up."""
+    questions: list[str] = []
+    for path in sorted((ROOT / "eval" / "sets" / "dev").glob("leuven-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                questions.append(json.loads(line)["turns"][0])
+    requests = [{"question": q} for q in dict.fromkeys(questions)]
+    return requests + [FOLLOW_UP]
+
+
+def abusive_request(max_question: int = 2000, turns: int = 20, history_chars: int = 32_000) -> dict:
+    """The largest request the default limits accept, in words the engine has to read: place
+    and role names, two-part questions, apostrophes (issue 11's costliest history)."""
+    phrase = ("What do senior backend developers earn in Leuven, and which companies in Ghent "
+              "hire data engineers' teams? Isn't it '' hard ''' to hire? ")
+    question = (phrase * (max_question // len(phrase) + 1))[:max_question]
+    per_turn = history_chars // turns
+    history = [{"role": "user" if i % 2 == 0 else "assistant",
+                "content": (phrase * (per_turn // len(phrase) + 1))[:min(per_turn, max_question)]}
+               for i in range(turns)]
+    return {"question": question, "history": history}
+
+
+def address(number: int) -> str:
+    return f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+
+
+async def run_load(url: str, clients: int, duration: float, requests: list[dict],
+                   abuse: dict | None = None, abuse_burst: int = 0) -> dict:
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
-    sent = 0
+    abuse_latencies: list[float] = []
+    abuse_outcomes: Counter[str] = Counter()
     deadline = time.monotonic() + duration
 
-    async def client(number: int, http: httpx.AsyncClient) -> None:
-        nonlocal sent
-        turn = number
-        while time.monotonic() < deadline and sent < max_requests:
-            sent += 1
-            body = REQUESTS[turn % len(REQUESTS)]
-            turn += 1
-            started = time.perf_counter()
-            try:
-                response = await http.post(f"{url}/api/ask", json=body)
-                outcomes[str(response.status_code)] += 1
-            except httpx.HTTPError as error:
-                outcomes[type(error).__name__] += 1
-                continue
-            finally:
-                latencies.append((time.perf_counter() - started) * 1000)
+    async def post(http: httpx.AsyncClient, body: dict, forwarded: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        try:
+            response = await http.post(f"{url}/api/ask", json=body,
+                                       headers={"X-Forwarded-For": forwarded})
+            outcome = str(response.status_code)
+        except httpx.HTTPError as error:
+            outcome = type(error).__name__
+        return (time.perf_counter() - started) * 1000, outcome
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async def client(number: int, http: httpx.AsyncClient) -> None:
+        turn = number
+        while time.monotonic() < deadline:
+            latency, outcome = await post(http, requests[turn % len(requests)], address(number))
+            turn += 1
+            latencies.append(latency)
+            outcomes[outcome] += 1
+
+    async def abuser(http: httpx.AsyncClient) -> None:
+        async def one() -> None:
+            latency, outcome = await post(http, abuse, "10.255.255.254")
+            abuse_latencies.append(latency)
+            abuse_outcomes[outcome] += 1
+
+        tasks = [asyncio.create_task(one()) for _ in range(abuse_burst)]
+        while time.monotonic() < deadline:  # then the limit's refill: one a second
+            await asyncio.sleep(1.0)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+
+    connections = clients + (abuse_burst + int(duration) + 1 if abuse else 0)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends: reusing one that the
+    # server is closing at that moment is a client-side ReadError, not a server error.
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
+                          keepalive_expiry=2.0)
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await asyncio.gather(*(client(n, http) for n in range(clients)))
-    return {"latencies": latencies, "outcomes": outcomes, "elapsed": time.monotonic() - started}
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        jobs = [client(n, http) for n in range(clients)]
+        if abuse:
+            jobs.append(abuser(http))
+        await asyncio.gather(*jobs)
+    elapsed = time.monotonic() - started
+    return {"latencies": latencies, "outcomes": outcomes, "elapsed": elapsed,
+            "abuse_latencies": abuse_latencies, "abuse_outcomes": abuse_outcomes,
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def summary(result: dict, key: str = "latencies", outcomes_key: str = "outcomes") -> dict:
+    latencies, outcomes = result[key], result[outcomes_key]
+    ok = outcomes.get("200", 0)
+    figures = {
+        "requests": len(latencies), "ok": ok, "errors": sum(outcomes.values()) - ok,
+        "server_errors": sum(n for status, n in outcomes.items() if status.startswith("5")),
+        "outcomes": dict(outcomes),
+        "requests_per_s": round(len(latencies) / result["elapsed"], 1),
+    }
+    if latencies:
+        figures |= {"p50_ms": round(statistics.median(latencies), 1),
+                    "p95_ms": round(pct(latencies, 0.95), 1), "p99_ms": round(pct(latencies, 0.99), 1),
+                    "max_ms": round(max(latencies), 1)}
+    return figures
+
+
+def health(url: str) -> dict:
+    return httpx.get(f"{url}/api/health", timeout=30).json().get("embedding", {})
+
+
+def server_figures(process: subprocess.Popen | None, url: str) -> dict:
+    figures: dict = {}
+    if process is not None:
+        memory = memory_kib(process.pid)
+        figures |= {"rss_mib": round(memory.get("VmRSS", 0) / 1024),
+                    "peak_mib": round(memory.get("VmHWM", 0) / 1024)}
+    embedding = health(url)
+    batching, cache = embedding.get("batching", {}), embedding.get("cache", {})
+    figures |= {"batches": batching.get("batches"), "mean_batch": batching.get("mean"),
+                "largest_batch": batching.get("largest"), "cache_hits": cache.get("hits"),
+                "cache_misses": cache.get("misses"),
+                "precision": embedding.get("model", {}).get("precision")}
+    return figures
+
+
+def line(mode: str, clients: int, figures: dict, server: dict, load: list[float], label: str = "") -> str:
+    return (f"{mode:<12} {clients:>4}{label:<8} {figures['requests_per_s']:>7.1f} "
+            f"{figures.get('p50_ms', 0):>7.1f} {figures.get('p95_ms', 0):>7.1f} "
+            f"{figures.get('p99_ms', 0):>7.1f} "
+            f"{figures['errors']:>6} {figures['server_errors']:>4} {server.get('rss_mib', '-'):>6} "
+            f"{server.get('peak_mib', '-'):>6} {server.get('mean_batch') or '-':>6} "
+            f"{server.get('cache_hits') or 0:>7}/{server.get('cache_misses') or 0:<7} "
+            f"{load[0]:.1f}-{load[1]:.1f}")
+
+
+HEADER = (f"{'mode':<12} {'clients':>11} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'errors':>6} "
+          f"{'5xx':>4} {'RSS':>6} {'peak':>6} {'batch':>6} {'cache hit/miss':>15} load")
+
+
+def build_index(folder: Path) -> Path:
+    index = folder / "index"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "ASSISTANT_INDEX": str(index),
+           "ASSISTANT_CORPUS": str(ROOT / "corpus")}
+    subprocess.run([ASSISTANT, "ingest"], env=env, cwd=ROOT, check=True, capture_output=True)
+    return index
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:7860", help="a running server (loopback only)")
-    parser.add_argument("--serve", action="store_true", help="start `assistant serve` and measure its memory")
-    parser.add_argument("--index", type=Path, default=None,
-                        help="index for --serve (default $ASSISTANT_INDEX)")
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds (at most 300)")
-    parser.add_argument("--max-requests", type=int, default=50_000)
+    parser.add_argument("--url", default=None, help="a running server (loopback only) instead of --serve")
+    parser.add_argument("--index", type=Path, default=None, help="index to serve (default: a temp "
+                        "index of the shipped corpus)")
+    parser.add_argument("--clients", default="32,64,128", help="comma-separated client counts")
+    parser.add_argument("--modes", default="off,batch,batch+cache", help=f"of {', '.join(MODES)}")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (at most 300)")
     parser.add_argument("--warmup", type=int, default=3, help="sequential requests before measuring")
+    parser.add_argument("--abuse-clients", type=int, default=32, help="0 = no abuse mix")
+    parser.add_argument("--abuse-burst", type=int, default=60)
+    parser.add_argument("--json", type=Path, default=ROOT / "eval" / "out" / "load.json")
     args = parser.parse_args()
     duration = min(args.duration, 300.0)
-
-    process = None
-    url = args.url.rstrip("/")
-    if args.serve:
-        try:
-            # The limit is raised so that the rate limiter is not what gets measured.
-            process, url = start_serve(args.index, {"ASSISTANT_RATE_LIMIT_PER_MINUTE": "100000000"})
-        except RuntimeError as error:
-            raise SystemExit(str(error)) from None
-    if urlsplit(url).hostname not in LOOPBACK:
+    counts = [int(c) for c in args.clients.split(",") if c.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise SystemExit(f"unknown mode {unknown[0]}; use {', '.join(MODES)}")
+    if args.url and urlsplit(args.url).hostname not in LOOPBACK:
         raise SystemExit("load tests run against loopback only (127.0.0.1 / localhost)")
+    requests = dev_requests()
+    abuse = abusive_request()
+    print(f"{len(requests)} distinct requests; abusive request {len(json.dumps(abuse)) // 1024} KiB; "
+          f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}", flush=True)
+    results: list[dict] = []
+    work = Path(tempfile.mkdtemp(prefix="load-"))
     try:
-        for body in REQUESTS[: args.warmup]:  # the first answers load lazy parts of the model
-            httpx.post(f"{url}/api/ask", json=body, timeout=120)
-        before = memory_kib(process.pid) if process else {}
-        result = asyncio.run(run_load(url, args.clients, duration, args.max_requests))
-        after = memory_kib(process.pid) if process else {}
+        index = args.index or (None if args.url else build_index(work))
+        print(HEADER, flush=True)
+        for mode in ([None] if args.url else modes):
+            process, url = None, (args.url or "").rstrip("/")
+            if mode is not None:
+                env = {"PYTHONPATH": str(ROOT / "src"), "ASSISTANT_RATE_LIMIT_PER_MINUTE": "100000000",
+                       "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1", **MODES[mode]}
+                process, url = start_serve(index, env)
+            try:
+                for body in requests[: args.warmup]:  # the first answers build lazy parts
+                    httpx.post(f"{url}/api/ask", json=body, timeout=120)
+                runs = [(clients, False) for clients in counts]
+                if args.abuse_clients and mode == modes[-1]:
+                    runs += [(args.abuse_clients, False), (args.abuse_clients, True)]
+                for clients, abused in runs:
+                    result = asyncio.run(run_load(url, clients, duration, requests,
+                                                  abuse if abused else None, args.abuse_burst))
+                    figures, server = summary(result), server_figures(process, url)
+                    record = {"mode": mode or "url", "clients": clients, "abuse": abused, **figures,
+                              "server": server, "load_average": result["load_average"]}
+                    label = " +abuse" if abused else ""
+                    if abused:
+                        record["abuser"] = summary(result, "abuse_latencies", "abuse_outcomes")
+                    results.append(record)
+                    print(line(mode or "url", clients, figures, server, result["load_average"], label),
+                          flush=True)
+            finally:
+                if process is not None:
+                    stop_serve(process)
     finally:
-        if process:
-            stop_serve(process)
+        shutil.rmtree(work, ignore_errors=True)
 
-    latencies, outcomes = result["latencies"], result["outcomes"]
-    ok = outcomes.get("200", 0)
-    errors = sum(outcomes.values()) - ok
-    print(f"POST /api/ask on {url}: {args.clients} clients for {duration:.0f} s "
-          f"({result['elapsed']:.1f} s elapsed)")
-    print(f"requests: {len(latencies)}  ok: {ok}  errors: {errors}  {dict(outcomes)}")
-    if latencies:
-        print(f"latency ms: p50 {statistics.median(latencies):.1f}  p95 {pct(latencies, 0.95):.1f}  "
-              f"p99 {pct(latencies, 0.99):.1f}  max {max(latencies):.1f}")
-        print(f"throughput: {len(latencies) / result['elapsed']:.1f} requests/s")
-    if process:
-        print(f"serving process memory: RSS before load {before.get('VmRSS', 0) / 1024:.0f} MiB, "
-              f"after {after.get('VmRSS', 0) / 1024:.0f} MiB, peak {after.get('VmHWM', 0) / 1024:.0f} MiB")
+    abused = [r for r in results if r["abuse"]]
+    if abused:
+        plain = [r for r in results if r["mode"] == abused[0]["mode"] and r["clients"] == abused[0]["clients"]
+                 and not r["abuse"]][-1]
+        abuser = abused[0]["abuser"]
+        print(f"\nabuse mix ({abused[0]['mode']}, {abused[0]['clients']} clients): normal clients' p95 "
+              f"{plain['p95_ms']} ms without the abuser, {abused[0]['p95_ms']} ms with it "
+              f"({abused[0]['p95_ms'] / plain['p95_ms']:.2f}x); "
+              f"errors {plain['errors']} / {abused[0]['errors']}. "
+              f"Abuser: {abuser['requests']} requests, {abuser['outcomes']}, p50 {abuser.get('p50_ms')} ms")
+    by_key = {(r["mode"], r["clients"]): r for r in results if not r["abuse"]}
+    for clients in counts:
+        if ("off", clients) in by_key:
+            base = by_key[("off", clients)]["requests_per_s"]
+            ratios = [f"{mode} {by_key[(mode, clients)]['requests_per_s'] / base:.2f}x"
+                      for mode in modes if mode != "off" and (mode, clients) in by_key]
+            if ratios:
+                print(f"throughput vs off at {clients} clients: {', '.join(ratios)}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"JSON: {args.json}")
 
 
 if __name__ == "__main__":

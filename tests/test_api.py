@@ -119,6 +119,25 @@ def test_model_load_is_reported_apart_from_the_answers_latency(fake_assistant) -
     assert health["model_load_ms"] == assistant.model_load_ms
 
 
+def test_health_shows_precision_batching_and_cache(client: TestClient) -> None:
+    question = {"question": "Which universities are there near Leuven for backend developers?"}
+    assert client.post("/api/ask", json=question).status_code == 200
+    before = client.get("/api/health").json()["embedding"]
+    assert client.post("/api/ask", json=question).status_code == 200
+    after = client.get("/api/health").json()
+    embedding = after["embedding"]
+    assert embedding["model"]["loaded"] is True
+    assert embedding["model"]["precision"] in ("float32", "bfloat16")
+    assert embedding["model"]["reason"]
+    assert embedding["batching"]["enabled"] is True
+    assert embedding["batching"]["max_batch"] == 32 and embedding["batching"]["max_wait_ms"] == 3.0
+    assert embedding["batching"]["items"] >= 1
+    assert embedding["cache"]["capacity"] == 4096
+    assert embedding["cache"]["hits"] == before["cache"]["hits"] + 1  # the same question again
+    assert embedding["cache"]["misses"] == before["cache"]["misses"]
+    assert after["answers_in_progress"] == 0
+
+
 def test_openapi_documents_the_api(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert {"/api/ask", "/api/health"} <= set(spec["paths"])
@@ -193,7 +212,7 @@ class _BrokenAssistant:
     def __init__(self, catalogue) -> None:
         self.catalogue = catalogue
 
-    def ask(self, question, history=None):
+    def ask(self, question, history=None, deadline=None):
         raise IndexUnavailableError("the Chroma server at http://chroma:8000 cannot be reached")
 
 
@@ -203,6 +222,17 @@ def test_core_errors_keep_their_status(assistant) -> None:
     assert response.status_code == 503
     assert response.json() == {"error": "the Chroma server at http://chroma:8000 cannot be reached",
                                "status": 503}
+
+
+def test_an_answer_over_its_time_budget_is_a_json_503(assistant) -> None:
+    # A budget no answer fits in: the answer stops at its first step, never runs to the end.
+    over = make_client(assistant, rate_limit_per_minute=10_000, answer_budget_seconds=1e-6)
+    response = over.post("/api/ask", json={"question": JUNIOR_LEUVEN})
+    assert response.status_code == 503
+    assert response.json() == {"error": "the answer took longer than this server allows; try again",
+                               "status": 503}
+    assert response.headers["Retry-After"] == "1"
+    assert over.get("/api/health").json()["answers_in_progress"] == 0
 
 
 # --- rate limit ---------------------------------------------------------------------------

@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embeddings import default_embedder, native_bfloat16
+from assistant.embeddings import (
+    BF16_FLAGS,
+    choose_precision,
+    cpu_flags,
+    default_embedder,
+    native_bfloat16,
+)
 from assistant.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -49,7 +55,63 @@ def test_bfloat16_agrees_with_float32(embedders):
 
 
 def test_auto_uses_bfloat16_only_where_the_cpu_has_it(embedders):
-    assert embedders["auto"].precision == ("bfloat16" if native_bfloat16() else "float32")
+    assert embedders["auto"].describe() == {"name": embedders["auto"].model_name, "loaded": False}
+    precision = embedders["auto"].precision  # loads the model: the choice is made then
+    described = embedders["auto"].describe()
+    assert described["loaded"] and described["precision"] == precision
+    if not native_bfloat16():
+        assert embedders["auto"].precision == "float32"
+        assert "flag" in described["reason"]
+    else:  # both timed at load, the faster kept
+        timings = described["timings_ms"]
+        assert set(timings) == {"float32", "bfloat16"}
+        assert described["precision"] == min(timings, key=timings.get)
+    for forced in ("float32", "bfloat16"):
+        embedders[forced].load()
+        assert embedders[forced].describe()["reason"] == f"ASSISTANT_EMBED_PRECISION={forced}"
+
+
+def test_batched_questions_match_one_by_one(embedders):
+    embedder = embedders["auto"]
+    one = np.array([embedder.get_query_embedding(text) for text in TEXTS])
+    batch = np.array(embedder.embed_queries(TEXTS))
+    assert (one * batch).sum(axis=1).min() > 0.99999
+
+
+def test_cpu_flags_are_read_not_assumed(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f\n\nprocessor\t: 1\n")
+    assert cpu_flags(info) == {"fpu", "sse", "avx2", "avx512f"}
+    assert not native_bfloat16(cpu_flags(info))  # avx512f alone emulates bfloat16
+    assert cpu_flags(tmp_path / "missing") is None
+    (tmp_path / "empty").write_text("processor: 0\n")
+    assert cpu_flags(tmp_path / "empty") is None
+    assert native_bfloat16(frozenset({"avx512f", "avx512_bf16"}))
+
+
+def timer(timings: dict[str, float], calls: list[str]):
+    def time_ms(precision: str) -> float:
+        calls.append(precision)
+        return timings[precision]
+    return time_ms
+
+
+def test_precision_choice_times_only_where_bfloat16_is_native():
+    calls: list[str] = []
+    fast_bf16 = timer({"float32": 30.0, "bfloat16": 12.0}, calls)
+    no_bf16 = choose_precision("auto", frozenset({"avx2", "avx512f"}), fast_bf16)
+    assert no_bf16.precision == "float32" and calls == []  # emulated: never even timed
+    assert choose_precision("auto", None, fast_bf16).precision == "float32" and calls == []
+    for flag in BF16_FLAGS:
+        calls.clear()
+        chosen = choose_precision("auto", frozenset({"avx2", flag}), fast_bf16)
+        assert chosen.precision == "bfloat16" and sorted(calls) == ["bfloat16", "float32"]
+        assert chosen.timings_ms == {"float32": 30.0, "bfloat16": 12.0}
+    slow_bf16 = timer({"float32": 10.0, "bfloat16": 25.0}, [])
+    assert choose_precision("auto", frozenset({"amx_bf16"}), slow_bf16).precision == "float32"
+    # the setting overrides, untimed
+    forced = choose_precision("bfloat16", frozenset({"avx2"}), fast_bf16)
+    assert forced.precision == "bfloat16" and forced.reason == "ASSISTANT_EMBED_PRECISION=bfloat16"
 
 
 def test_unknown_precision_is_refused():

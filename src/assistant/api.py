@@ -12,6 +12,8 @@ a per-client rate limit (429) shared with the chat page's answering function; a 
 of bounded size, depth and number length (jsonbody.py) sent as `application/json` (415
 otherwise); the request model's limits (request.py). Every error under `/api/`, unknown
 paths and methods included, is JSON `{"error": message, "status": code}`.
+Bounded cost (budget.py): an answer runs within `settings.answer_budget_seconds` (503 past
+it) and one client has at most `settings.answers_per_client` answers running at once.
 `server_options(settings)` is how uvicorn must run the app (which proxies to believe).
 Running the server is the CLI's job; this file does not read the environment.
 """
@@ -32,17 +34,19 @@ from starlette.routing import Match, Mount
 
 from .answer import Answer
 from .apidocs import add_docs
+from .budget import AnswerBudget
 from .chat import Assistant
 from .errors import (
     AssistantError,
     MethodNotAllowed,
     NotFound,
+    OverBudget,
     TooManyRequests,
     UnsupportedMediaType,
 )
 from .guards import ApiOriginGuard, ClosedRoutes, error_response
 from .jsonbody import parse_json, read_body
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, client_key
 from .request import ask_request_model, validate_request
 from .settings import Settings
 
@@ -62,7 +66,7 @@ class ErrorOut(BaseModel):
 
 def error_for(error: AssistantError) -> JSONResponse:
     headers: dict[str, str] = {}
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, TooManyRequests | OverBudget):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, MethodNotAllowed):
         headers["Allow"] = ", ".join(error.allow)
@@ -124,7 +128,8 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
                   openapi_url="/api/openapi.json", redoc_url=None)
     limiter = RateLimiter(settings.rate_limit_per_minute)
     request_model = ask_request_model(settings)
-    app.state.assistant, app.state.limiter = assistant, limiter
+    budget = AnswerBudget(settings.answer_budget_seconds, settings.answers_per_client)
+    app.state.assistant, app.state.limiter, app.state.budget = assistant, limiter, budget
 
     @app.exception_handler(AssistantError)
     async def _assistant_error(_request: Request, error: AssistantError) -> JSONResponse:
@@ -152,17 +157,22 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
         limiter.take(request)  # first: a refused client costs no body read
         _require_json(request)
         body = await read_body(request.headers.get("content-length"), request.stream(), MAX_BODY_BYTES)
-        question, history = validate_request(parse_json(body), settings)
-        answer = await run_in_threadpool(assistant.ask, question, history)
+        # Parsed and checked on a worker thread: 128 KiB of JSON takes ~10 ms, which on the
+        # event loop would hold every other request for a burst of them.
+        question, history = await run_in_threadpool(
+            lambda: validate_request(parse_json(body), settings))
+        answer = await budget.run(client_key(request), assistant.ask, question, history)
         return JSONResponse(answer.to_dict())
 
-    @app.get("/api/health", summary="Is the index loaded; which guides it holds")
+    @app.get("/api/health", summary="Is the index loaded; which guides it holds; embedding figures")
     async def health() -> dict:
         catalogue = assistant.catalogue
         # model_load_ms: the embedding model's one-time load (null until it has loaded),
         # reported here because no answer's latency_ms includes it.
         return {"status": "ok", "guides": len(catalogue), "roles": catalogue.roles,
-                "places": catalogue.places, "model_load_ms": assistant.model_load_ms}
+                "places": catalogue.places, "model_load_ms": assistant.model_load_ms,
+                "embedding": assistant.embedding_stats(),
+                "answers_in_progress": budget.in_progress()}
 
     add_docs(app, app.openapi_url or "/api/openapi.json")
     app.add_api_route("/api/{path:path}", _api_catch_all(app), include_in_schema=False,

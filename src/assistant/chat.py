@@ -3,11 +3,15 @@
 Wires the steps together: validate the input, understand the question in context, route it
 to guides, rank each guide's evidence, compose the answer, time it. Every interface (CLI, batch,
 HTTP API, chat page, eval) calls `Assistant.ask`. The embedder and the Chroma client are
-constructor arguments with real defaults: the seam tests use.
+constructor arguments with real defaults: the seam tests use. The embedder is wrapped in a
+`QueryEmbedder` (question cache, micro-batching; `query_embedder.py`), and each answer is
+marked in progress there so that concurrent answers' questions share a forward pass. An
+answer given a deadline (the API's time budget) checks it between steps.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -15,7 +19,7 @@ from typing import Any
 from .answer import Answer, compose, coverage, off_topic, refusal, smalltalk
 from .catalogue import Catalogue, Route, Target
 from .corpus import page_url
-from .errors import NoIndexError
+from .errors import NoIndexError, OverBudget
 from .evidence import (
     Calibration,
     Form,
@@ -30,6 +34,7 @@ from .evidence import (
 )
 from .index import Store, server_errors
 from .phrases import say
+from .query_embedder import QueryEmbedder, query_embedder
 from .request import validate_request
 from .retrieve import HybridRetriever
 from .settings import Settings
@@ -63,6 +68,12 @@ class Assistant:
             from .embeddings import default_embedder
 
             embedder = default_embedder(settings)
+        if not isinstance(embedder, QueryEmbedder):
+            # Questions go through the vector cache and the micro-batcher (settings say
+            # which); texts to index pass straight through to `embedder`.
+            embedder = query_embedder(settings, embedder)
+        self.embedder = embedder
+        self._deadline = threading.local()  # this thread's answer's deadline, if any
         self.settings = settings
         self.model_load_ms: float | None = None  # set by load_model()
         self.calibration = calibration or default_calibration()
@@ -104,21 +115,39 @@ class Assistant:
     def understand(self, question: str, history: list[dict] | None = None) -> Query:
         return understand(question, recent_user_turns(history or []), self.vocabulary)
 
-    def ask(self, question: Any, history: Any = None) -> Answer:
-        return self.explain(question, history)[0]
+    def ask(self, question: Any, history: Any = None, *, deadline: float | None = None) -> Answer:
+        """The answer; with `deadline` (a `time.monotonic()` value) the work stops at the
+        first step that starts after it, with `OverBudget`."""
+        return self.explain(question, history, deadline=deadline)[0]
 
-    def explain(self, question: Any, history: Any = None) -> tuple[Answer, dict[str, Ranking]]:
+    def embedding_stats(self) -> dict[str, Any]:
+        """The embedding model's precision choice, the question cache and the batches."""
+        return self.embedder.stats()
+
+    def explain(self, question: Any, history: Any = None, *, deadline: float | None = None
+                ) -> tuple[Answer, dict[str, Ranking]]:
         """The answer, and each routed guide's ranked evidence behind it (for the eval)."""
         started = time.perf_counter()
         text, turns = validate_request({"question": question, "history": history}, self.settings)
-        parts = question_parts(text)
-        with server_errors(self.settings):
-            if len(parts) == 2:
-                answer, rankings = self._two_parts(text, parts, turns)
-            else:
-                answer, rankings = self._answer(self.understand(text, turns))
+        self._deadline.value = deadline
+        try:
+            with self.embedder.answering(), server_errors(self.settings):
+                parts = question_parts(text)
+                if len(parts) == 2:
+                    answer, rankings = self._two_parts(text, parts, turns)
+                else:
+                    answer, rankings = self._answer(self.understand(text, turns))
+        finally:
+            self._deadline.value = None
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer, rankings
+
+    def _within_budget(self) -> None:
+        # Checked between steps: each step is bounded by the request limits, so a request
+        # past its budget stops soon after it instead of holding a worker to the end.
+        deadline = getattr(self._deadline, "value", None)
+        if deadline is not None and time.monotonic() > deadline:
+            raise OverBudget("the answer took longer than this server allows; try again")
 
     def _two_parts(self, text: str, parts: list[str], turns: list[dict]
                    ) -> tuple[Answer, dict[str, Ranking]]:
@@ -129,17 +158,20 @@ class Assistant:
         first_query = self.understand(parts[0], turns)
         second_query = self.understand(parts[1], [*turns, {"role": "user", "content": parts[0]}])
         first, first_rankings = self._answer(first_query)
+        self._within_budget()
         second, second_rankings = self._answer(second_query)
         answered = [a for a in (first, second) if not a.abstained]
         if (not answered or any(a.kind in ("smalltalk", "clarify") for a in (first, second))
                 or (not first.sources and not first.abstained)
                 or (not second.sources and not second.abstained)):
+            self._within_budget()
             return self._answer(self.understand(text, turns))
         rankings = {**second_rankings, **first_rankings}
         if len(answered) == 1:
             # One part answered: only when the message as a whole is supported too. Otherwise
             # the answered part is likely a side word ("Do Leuven companies give stock
             # options, and how much equity…?" is not a question about the companies list).
+            self._within_budget()
             whole = self._answer(self.understand(text, turns))
             if whole[0].abstained:
                 return whole
@@ -191,6 +223,7 @@ class Assistant:
                           self.calibration, headings, sections, form)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
+        self._within_budget()
         if query.smalltalk:
             return smalltalk(query, self.catalogue), {}
         if not query.has_slots and not query.terms:
@@ -211,7 +244,11 @@ class Assistant:
         embedding = self.retriever.embed(query.search_text)
         covered = {t.asked_place for t in route.targets} | {t.guide.city for t in route.targets}
         references = tuple(p for p in query.places if p not in covered and p != COUNTRY)
-        rankings = {t.guide.key: self.rank(query, t, embedding, references) for t in route.targets}
+        rankings = {}
+        for target in route.targets:  # a country-wide question can route to many guides
+            self._within_budget()
+            rankings[target.guide.key] = self.rank(query, target, embedding, references)
+        self._within_budget()
         answer = compose(query, route, self.catalogue, rankings, self.calibration.threshold)
         if answer.abstained and not query.has_slots:
             return off_topic(query, self.catalogue), rankings

