@@ -67,14 +67,23 @@ def main(argv: list[str] | None = None) -> None:
             ingest_seconds.append(report.seconds)
         # No question cache here: each answer embeds its question, like the bare side.
         assistant = Assistant(settings.model_copy(update={"query_cache_size": 0}), embedder=embedder)
+        # The same answers with the micro-batcher off, interleaved: what a lone question pays
+        # for going through the batcher's worker thread.
+        unbatched = Assistant(settings.model_copy(update={"query_cache_size": 0,
+                                                          "embed_batching": False}),
+                              embedder=embedder)
         questions = eval_questions(args.questions)
         for question in questions[:10]:  # warm the process
             assistant.ask(question)
-        answers, bare = [], []
+            unbatched.ask(question)
+        answers, answers_unbatched, bare = [], [], []
         for question in questions:
             started = time.perf_counter()
             assistant.ask(question)
             answers.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            unbatched.ask(question)
+            answers_unbatched.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             model.encode([question], normalize_embeddings=True, show_progress_bar=False)
             bare.append((time.perf_counter() - started) * 1000)
@@ -92,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
             "ingest_seconds_median": round(med(ingest_seconds), 2),
             "questions": len(questions),
             "answer_p50_ms": round(med(answers), 2), "answer_p95_ms": round(pct(answers, 0.95), 2),
+            "answer_unbatched_p50_ms": round(med(answers_unbatched), 2),
+            "answer_unbatched_p95_ms": round(pct(answers_unbatched, 0.95), 2),
             "bare_embed_p50_ms": round(med(bare), 2), "bare_embed_p95_ms": round(pct(bare, 0.95), 2),
             "answer_p50_over_bare_p50": round(med(answers) / med(bare), 2),
             "cold_ask_seconds_median": round(med(cold_ask), 2),

@@ -55,6 +55,20 @@ def run_threads(count: int, target) -> tuple[list, list]:
     return results, errors
 
 
+def test_a_lone_item_runs_on_the_callers_thread() -> None:
+    threads: list[threading.Thread] = []
+
+    def run(items: list[str]) -> list[str]:
+        threads.append(threading.current_thread())
+        return [item.upper() for item in items]
+
+    batcher = MicroBatcher(run, max_batch=8, max_wait_ms=0)
+    with batcher.answering():
+        assert batcher.submit("alone") == "ALONE"
+    assert threads == [threading.current_thread()]  # no hand-off to the worker and back
+    assert batcher.stats.batches == 1 and batcher.stats.items == 1
+
+
 def test_a_lone_item_runs_at_once_without_waiting() -> None:
     recorder = Recorder()
     # A wait this long would hang the test if a lone item waited for companions.
