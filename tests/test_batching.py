@@ -55,6 +55,28 @@ def run_threads(count: int, target) -> tuple[list, list]:
     return results, errors
 
 
+def queued_behind_a_held_batch(batcher: MicroBatcher, recorder: Recorder, count: int,
+                               first=None, while_held=None) -> tuple[list, list]:
+    """Hold a first batch in `recorder`, queue `count` items ("q0"…) behind it, release it:
+    the queued items' (results, errors)."""
+    recorder.gate.clear()
+    holder = threading.Thread(target=first or (lambda: batcher.submit("first")))
+    holder.start()
+    assert recorder.entered.wait(30)
+    if while_held is not None:
+        while_held()
+    box: dict = {}
+    collector = threading.Thread(target=lambda: box.setdefault("out", run_threads(
+        count, lambda i: batcher.submit(f"q{i}"))))
+    collector.start()
+    while len(batcher._queue) < count:  # all queued behind the held batch
+        time.sleep(0.001)
+    recorder.gate.set()
+    collector.join(60)
+    holder.join(60)
+    return box["out"]
+
+
 def test_a_lone_item_runs_on_the_callers_thread() -> None:
     threads: list[threading.Thread] = []
 
@@ -82,28 +104,8 @@ def test_a_lone_item_runs_at_once_without_waiting() -> None:
 
 def test_items_that_arrive_together_share_a_batch_each_gets_its_own_result() -> None:
     recorder = Recorder()
-    recorder.gate.clear()  # hold the first batch so the others queue behind it
     batcher = MicroBatcher(recorder, max_batch=64, max_wait_ms=0)
-    first = threading.Thread(target=batcher.submit, args=("first",))
-    first.start()
-    assert recorder.entered.wait(30)
-
-    def submit(index: int) -> str:
-        return batcher.submit(f"q{index}")
-
-    results_box: dict = {}
-
-    def collect() -> None:
-        results_box["out"] = run_threads(20, submit)
-
-    holder = threading.Thread(target=collect)
-    holder.start()
-    while len(batcher._queue) < 20:  # all 20 queued behind the held batch
-        time.sleep(0.001)
-    recorder.gate.set()
-    holder.join(60)
-    first.join(60)
-    results, errors = results_box["out"]
+    results, errors = queued_behind_a_held_batch(batcher, recorder, 20)
     assert errors == [None] * 20
     assert results == [f"Q{i}" for i in range(20)]
     assert recorder.batches[0] == ["first"]
@@ -113,21 +115,8 @@ def test_items_that_arrive_together_share_a_batch_each_gets_its_own_result() -> 
 
 def test_batch_size_is_bounded() -> None:
     recorder = Recorder()
-    recorder.gate.clear()
     batcher = MicroBatcher(recorder, max_batch=4, max_wait_ms=0)
-    first = threading.Thread(target=batcher.submit, args=("first",))
-    first.start()
-    assert recorder.entered.wait(30)
-    box: dict = {}
-    collector = threading.Thread(target=lambda: box.setdefault("out", run_threads(
-        10, lambda i: batcher.submit(f"q{i}"))))
-    collector.start()
-    while len(batcher._queue) < 10:
-        time.sleep(0.001)
-    recorder.gate.set()
-    collector.join(60)
-    first.join(60)
-    results, errors = box["out"]
+    results, errors = queued_behind_a_held_batch(batcher, recorder, 10)
     assert errors == [None] * 10 and results == [f"Q{i}" for i in range(10)]
     assert [len(batch) for batch in recorder.batches] == [1, 4, 4, 2]
     assert batcher.stats.items == 11 and batcher.stats.batches == 4
@@ -167,22 +156,14 @@ def test_wait_ends_as_soon_as_the_expected_items_are_in() -> None:
 
 def test_an_error_reaches_every_waiter_of_its_batch() -> None:
     recorder = Recorder()
-    recorder.gate.clear()
     batcher = MicroBatcher(recorder, max_batch=16, max_wait_ms=0)
-    first = threading.Thread(target=lambda: pytest.raises(RuntimeError, batcher.submit, "first"))
-    first.start()
-    assert recorder.entered.wait(30)
-    recorder.fail = RuntimeError("model broke")
-    box: dict = {}
-    collector = threading.Thread(target=lambda: box.setdefault("out", run_threads(
-        5, lambda i: batcher.submit(f"q{i}"))))
-    collector.start()
-    while len(batcher._queue) < 5:
-        time.sleep(0.001)
-    recorder.gate.set()
-    collector.join(60)
-    first.join(60)
-    results, errors = box["out"]
+
+    def break_the_model() -> None:
+        recorder.fail = RuntimeError("model broke")
+
+    results, errors = queued_behind_a_held_batch(
+        batcher, recorder, 5, first=lambda: pytest.raises(RuntimeError, batcher.submit, "first"),
+        while_held=break_the_model)
     assert results == [None] * 5
     assert all(isinstance(e, RuntimeError) and str(e) == "model broke" for e in errors)
     # and the worker survives: the next item is answered

@@ -95,11 +95,9 @@ def full_stem(word: str) -> str:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    stemmer = _stemmer()
-    stemmed = stemmer.stemWord(word) if stemmer else word
     # Dutch and French plurals and accents reach the same stem as their English cousins
-    # often enough ("universiteiten", "entreprises"); a five-letter prefix is the fallback.
-    return stemmed[:6]
+    # often enough ("universiteiten", "entreprises"); a six-letter prefix is the fallback.
+    return full_stem(word)[:6]
 
 
 def stems(text: str) -> set[str]:
