@@ -178,7 +178,7 @@ def test_an_uncovered_role_borrows_a_covered_sibling_only_on_a_distinctive_word(
 ])
 def test_question_forms_that_say_what_kind_of_answer_is_wanted(text, who, describes):
     query = parse_question(text, VOCAB)
-    assert (query.asks_who, query.describes_role) == (who, describes)
+    assert (query.form.who, query.describes_role) == (who, describes)
 
 
 @pytest.mark.parametrize("text, counted", [
@@ -189,7 +189,7 @@ def test_question_forms_that_say_what_kind_of_answer_is_wanted(text, who, descri
     ("How big is Mechelen?", ()),
 ])
 def test_what_a_count_question_counts(text, counted):
-    assert parse_question(text, VOCAB).counted == counted
+    assert parse_question(text, VOCAB).form.counted == counted
 
 
 @pytest.mark.parametrize("question", ["Is that gross or net?", "Does that include bonuses?",
@@ -223,7 +223,7 @@ def test_a_message_asking_two_things_is_split_in_two(text, parts):
 ])
 def test_the_words_asking_for_an_amount(text, amount):
     query = parse_question(text, VOCAB)
-    assert query.amount_words == amount and query.asks_amount == bool(amount)
+    assert query.form.amount_words == amount and query.form.amount == bool(amount)
 
 
 def test_medior_alone_does_not_make_a_question_dutch():
@@ -243,7 +243,7 @@ def test_medior_alone_does_not_make_a_question_dutch():
 ])
 def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
     query = parse_question(text, VOCAB)
-    assert (query.asks_amount, query.asks_relation, query.asks_reason) == (amount, relation, reason)
+    assert (query.form.amount, query.form.relation, query.form.reason) == (amount, relation, reason)
 
 
 @pytest.mark.parametrize("text, duration", [
@@ -254,4 +254,4 @@ def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
     ("How many backend developers are there in Leuven?", False),
 ])
 def test_a_question_asking_how_long(text, duration):
-    assert parse_question(text, VOCAB).asks_duration is duration
+    assert parse_question(text, VOCAB).form.duration is duration

@@ -22,7 +22,6 @@ from .corpus import page_url
 from .errors import NoIndexError, OverBudget
 from .evidence import (
     Calibration,
-    Form,
     Ranking,
     TermWeights,
     default_calibration,
@@ -216,11 +215,8 @@ class Assistant:
             units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
-        form = Form(query.count, query.counted, query.asks_who, query.asks_amount,
-                    query.amount_words, query.asks_relation, query.asks_reason,
-                    query.asks_duration)
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
-                          self.calibration, headings, sections, form)
+                          self.calibration, headings, sections, query.form)
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         self._within_budget()

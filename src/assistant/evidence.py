@@ -49,6 +49,7 @@ from typing import Any
 
 from llama_index.core.schema import TextNode
 
+from .understand import Form
 from .vocab import level_of_label, normalize, words
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
@@ -232,27 +233,12 @@ def _above_median(scores: dict[str, float]) -> dict[str, float]:
     return {key: max(0.0, value - middle) for key, value in scores.items()}
 
 
-@dataclass(frozen=True)
-class Form:
-    """The form of answer a question asks for, as `understand` read it: a count (of what),
-    names, an amount of money (and the words asking for it), how two things compare, why, how
-    long."""
-
-    count: bool = False
-    counted: tuple[str, ...] = ()
-    who: bool = False
-    amount: bool = False
-    amount_words: tuple[str, ...] = ()
-    relation: bool = False
-    reason: bool = False
-    duration: bool = False
-
-
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
-               sections: dict[str, float] | None = None, form: Form = Form()) -> Ranking:
+               sections: dict[str, float] | None = None, form: Form | None = None) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first."""
+    form = form or Form()
     if not units:
         return Ranking([], 0.0)
     wanted = {full_stem(w) for w in form.counted}

@@ -121,6 +121,32 @@ ce cette ces que quoi combien
 
 
 @dataclass(frozen=True)
+class Form:
+    """The form of answer a question asks for: a count (of what), names, an amount of money
+    (and the words asking for it), how two things compare, why, how long. Evidence prefers
+    units that have it (`evidence.rank_units`); it never decides what the question is about."""
+
+    count: bool = False  # "how many"
+    counted: tuple[str, ...] = ()  # the words naming what is counted, when it says
+    who: bool = False
+    amount: bool = False  # an amount of money
+    amount_words: tuple[str, ...] = ()  # the content words that ask for it ("earn", "salary")
+    relation: bool = False  # how two things compare ("how much cheaper than…")
+    reason: bool = False  # why
+    duration: bool = False  # how long
+
+    def continuing(self, earlier: Form) -> Form:
+        """This form in a follow-up that continues `earlier`'s subject ("And in Ghent?"):
+        what either turn asks for; the words asking for it are the earlier turn's."""
+        return Form(count=self.count or earlier.count, counted=self.counted or earlier.counted,
+                    who=self.who or earlier.who, amount=self.amount or earlier.amount,
+                    amount_words=earlier.amount_words,
+                    relation=self.relation or earlier.relation,
+                    reason=self.reason or earlier.reason,
+                    duration=self.duration or earlier.duration)
+
+
+@dataclass(frozen=True)
 class Query:
     text: str
     lang: str = "en"
@@ -137,14 +163,7 @@ class Query:
     # The question without its place and role words: what retrieval embeds. Every unit of a
     # routed guide repeats those words, so they would only favour the shortest units.
     search_text: str = ""
-    count: bool = False  # asks "how many"
-    counted: tuple[str, ...] = ()  # the words naming what is counted, when it says
-    asks_who: bool = False
-    asks_amount: bool = False  # asks for an amount of money
-    asks_relation: bool = False  # asks how two things compare ("how much cheaper than…")
-    asks_reason: bool = False  # asks why
-    asks_duration: bool = False  # asks how long
-    amount_words: tuple[str, ...] = ()  # the content words that ask for it ("earn", "salary")
+    form: Form = Form()  # the form of answer it asks for
     describes_role: bool = False  # "what does a … do?"
     followup: bool = False
 
@@ -155,7 +174,7 @@ class Query:
 
     @property
     def has_subject(self) -> bool:
-        return bool(self.terms or self.levels or self.counted)  # "how many developers?" too
+        return bool(self.terms or self.levels or self.form.counted)  # "how many developers?" too
 
 
 @dataclass(frozen=True)
@@ -318,13 +337,14 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         terms = tuple(dict.fromkeys(w for t in terms for w in GLOSS.get(t, t).split()
                                     if w not in STOPWORDS))
     return Query(
-        counted=counted_words(corrected, detected), asks_who=bool(WHO.search(corrected)),
-        asks_amount=bool(AMOUNT.search(corrected)) and not COMPARES.search(corrected)
-        and not YES_NO.match(corrected),
-        asks_relation=bool(COMPARES.search(corrected)),
-        asks_reason=bool(WHY.search(corrected)),
-        asks_duration=bool(HOW_LONG.search(corrected)),
-        amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
+        form=Form(
+            count=bool(COUNT.search(corrected)), counted=counted_words(corrected, detected),
+            who=bool(WHO.search(corrected)),
+            amount=bool(AMOUNT.search(corrected)) and not COMPARES.search(corrected)
+            and not YES_NO.match(corrected),
+            amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
+            relation=bool(COMPARES.search(corrected)), reason=bool(WHY.search(corrected)),
+            duration=bool(HOW_LONG.search(corrected))),
         describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
@@ -336,7 +356,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         compare=bool(COMPARE.search(corrected)) and (len(ordered_places) > 1 or len(roles) > 1
                                                      or len(levels) > 1),
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
-        search_text=search or corrected, count=bool(COUNT.search(corrected)),
+        search_text=search or corrected,
     )
 
 
@@ -410,14 +430,7 @@ def merge(query: Query, context: Query | None) -> Query:
         query, lang=query.lang if query.lang_marked else context.lang,
         places=places, unknown_places=unknown_places, roles=roles,
         unknown_roles=unknown_roles, levels=levels, terms=terms, search_text=search,
-        count=query.count or (not own_subject and context.count),
-        counted=query.counted or (() if own_subject else context.counted),
-        asks_who=query.asks_who or (not own_subject and context.asks_who),
-        asks_amount=query.asks_amount or (not own_subject and context.asks_amount),
-        asks_relation=query.asks_relation or (not own_subject and context.asks_relation),
-        asks_reason=query.asks_reason or (not own_subject and context.asks_reason),
-        asks_duration=query.asks_duration or (not own_subject and context.asks_duration),
-        amount_words=query.amount_words if own_subject else context.amount_words,
+        form=query.form if own_subject else query.form.continuing(context.form),
         compare=len(places) > 1 or len(roles) > 1 or (len(levels) > 1 and query.compare),
         followup=True,
     )
