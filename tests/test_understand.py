@@ -211,6 +211,11 @@ def test_a_turn_that_points_back_keeps_the_previous_subject(question):
     ("Can employers sponsor a work permit, and how long does it take?", None),
     ("OK, and what does a lead cloud engineer earn?", None),
     ("What do juniors and seniors earn in Leuven?", None),
+    # a statement after the question is its context, not a second question
+    ("How much does imec pay its backend engineers? Candidate is comparing us with them", None),
+    ("what would a lead devops cost per year in Liège? I only see up to senior", None),
+    ("Wat verdient een senior in Gent? Ik zoek er drie", None),
+    ("Any bootcamps in Brussels? Need juniors for the frontend team", None),
 ])
 def test_a_message_asking_two_things_is_split_in_two(text, parts):
     assert question_parts(text) == (parts or [text])

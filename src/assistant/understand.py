@@ -365,6 +365,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
 _QUESTION_WORDS = (r"how|what|which|who|where|why|when|is|are|do|does|can|hoe|wat|welke|wie|waar|"
                    r"waarom|wanneer|comment|combien|quel|quels|quelle|quelles|qui|ou|pourquoi|quand")
 PART_BREAK = re.compile(rf"\?\s+(?=\S)|,?\s+(?:and|en|et)\s+(?=(?:{_QUESTION_WORDS})\b)", re.IGNORECASE)
+_ASKS = re.compile(rf"(?:{_QUESTION_WORDS})\b")
 # A part that points back at the first one's subject ("how long does it take?") is not a
 # question of its own; "they" and "them" are usually the people, whom the context supplies.
 _POINTS_INTO = re.compile(r"\b(it|this|that|het|dat|cela|ca)\b")
@@ -377,6 +378,10 @@ def question_parts(text: str) -> list[str]:
     # "OK, and what does a lead earn?": a part of a word or two is not a question.
     if (len(pieces) != 2 or any(len(words(p)) < 3 for p in pieces)
             or _POINTS_INTO.search(normalize(pieces[1]))):
+        return [text]
+    # "What does imec pay? Candidate is comparing us with them": a statement after the
+    # question is its context, not a second question to answer from whatever it names.
+    if not pieces[1].endswith("?") and not _ASKS.match(normalize(pieces[1])):
         return [text]
     return [pieces[0] if pieces[0].endswith("?") else f"{pieces[0]}?", pieces[1]]
 
