@@ -192,7 +192,8 @@ def unanswered_clusters(assistant: Any, rows: list[dict], *, max_distance: float
             "keywords": _keywords([by_text[keys[i]][0]["question"] for i in indices]),
             "examples": [by_text[keys[i]][0]["question"] for i in ranked[:3]],
             "reasons": dict(reasons.most_common()),
-            "places": [p for p, _ in Counter(p for row in group_rows for p in row["places"] or []).most_common(3)],
+            "places": [p for p, _ in Counter(p for row in group_rows
+                                             for p in row["places"] or []).most_common(3)],
             "nearest": _nearest_section(assistant, centroid),
             "_centroid": centroid,
         })
@@ -273,7 +274,8 @@ def build_report(assistant: Any, log: Any, since: timedelta | None,
         "unanswered": unanswered_clusters(assistant, rows),
         "feedback": {"up": votes["up"], "down": votes["down"]},
         "thumbs_down": _thumbs_down(feedback),
-        "latency_ms_p50": round(float(np.percentile([r["latency_ms"] for r in rows], 50)), 1) if rows else None,
+        "latency_ms_p50": round(float(np.percentile([r["latency_ms"] for r in rows], 50)), 1)
+        if rows else None,
     }
 
 
@@ -389,7 +391,8 @@ def render_html(report: dict[str, Any]) -> str:
         title = ", ".join(cluster["keywords"]) or cluster["examples"][0]
         reasons_text = ", ".join(f"{REASON_LABELS.get(k, k)} {v}" for k, v in cluster["reasons"].items())
         cards.append(
-            f'<div class="card"><h3>{_e(title)} — {cluster["size"]} question{"s" * (cluster["size"] != 1)}</h3>'
+            f'<div class="card"><h3>{_e(title)} — {cluster["size"]} '
+            f'question{"s" * (cluster["size"] != 1)}</h3>'
             f'<ul>{"".join(f"<li>{_e(q)}</li>" for q in cluster["examples"])}</ul>'
             f'<div class="muted">{_e(reasons_text)}'
             + (f'<br>places: {_e(", ".join(cluster["places"]))}' if cluster["places"] else "")
@@ -411,7 +414,8 @@ def render_html(report: dict[str, Any]) -> str:
 <title>What recruiters ask — insights</title><style>{CSS}</style></head>
 <body><main>
 <h1>What recruiters ask, and what the guides don't answer</h1>
-<p class="muted">Since {_e(since)} · generated {_e(report["generated_at"])} · {report["guides"]} guides indexed</p>
+<p class="muted">Since {_e(since)} · generated {_e(report["generated_at"])} ·
+{report["guides"]} guides indexed</p>
 <div class="kpis">
 <div class="kpi"><b>{report["questions"]}</b>questions</div>
 <div class="kpi"><b>{report["conversations"]}</b>conversations</div>
@@ -422,7 +426,8 @@ def render_html(report: dict[str, Any]) -> str:
 <p class="muted">By interface: {interfaces}. By language: {languages}.</p></section>
 <section><h2>Asked about, no guide</h2><ol class="gaps">{gaps}</ol></section>
 <section><h2>Refusals by reason</h2><div class="scroll"><table>
-<tr><th>reason</th><th>count</th><th>share of all questions</th><th></th></tr>{reasons}</table></div></section>
+<tr><th>reason</th><th>count</th><th>share of all questions</th><th></th></tr>{reasons}
+</table></div></section>
 <section><h2>Unanswered questions, grouped by subject</h2>
 <div class="cards">{"".join(cards) or '<p class="muted">No refusals in this window.</p>'}</div></section>
 <section><h2>Demand by place</h2>{_demand_table(report["demand"]["places"], "place")}</section>

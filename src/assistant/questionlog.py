@@ -178,9 +178,13 @@ def validate_feedback(payload: Any) -> Feedback:
 
 
 class NullLog:
-    """`ASSISTANT_LOG=off`: nothing is stored."""
+    """`ASSISTANT_LOG=off` (or a log that could not be opened: `error` says why): nothing is
+    stored."""
 
     enabled = False
+
+    def __init__(self, error: str | None = None) -> None:
+        self.error = error
 
     def record(self, record: dict) -> None:
         pass
@@ -195,7 +199,7 @@ class NullLog:
         pass
 
     def stats(self) -> dict[str, Any]:
-        return {"enabled": False}
+        return {"enabled": False, **({"error": self.error} if self.error else {})}
 
 
 class QuestionLog:
@@ -355,5 +359,13 @@ class QuestionLog:
 
 
 def open_question_log(settings: Settings) -> QuestionLog | NullLog:
-    """The log the settings ask for: `NullLog` when `ASSISTANT_LOG=off`."""
-    return QuestionLog(settings) if settings.log else NullLog()
+    """The log the settings ask for: `NullLog` when `ASSISTANT_LOG=off`, and when the
+    database cannot be reached or migrated (logged as a warning): answering never depends
+    on the log."""
+    if not settings.log:
+        return NullLog()
+    try:
+        return QuestionLog(settings)
+    except Exception as error:
+        log.warning("question log unavailable, answering without it: %s", error)
+        return NullLog(error=f"the log database could not be opened: {type(error).__name__}")
