@@ -177,7 +177,8 @@ def test_nothing_personal_reaches_the_database(logged, log_url) -> None:
     client = TestClient(app)
     secret_headers = {"User-Agent": "SecretAgent/9.9 (private-ua)", "Cookie": "session=cookie-secret-42",
                       "X-Forwarded-For": "203.0.113.77", "X-Real-IP": "198.51.100.23",
-                      "Referer": "https://private-referrer.example/page", "Authorization": "Bearer tok-secret"}
+                      "Referer": "https://private-referrer.example/page",
+                      "Authorization": "Bearer tok-secret"}
     body = {"question": JUNIOR_LEUVEN, "conversation": "page-conv-0001", "client": "widget"}
     answer = client.post("/api/ask", json=body, headers=secret_headers).json()
     vote = client.post("/api/feedback", json={"id": answer["id"], "rating": "up", "comment": "clear"},
@@ -197,7 +198,8 @@ def test_feedback_endpoint(logged) -> None:
     client = TestClient(create_app(logged.settings, logged, with_ui=False))
     answer_id = client.post("/api/ask", json={"question": JUNIOR_LEUVEN}).json()["id"]
     # at once, while the record may still be queued: it is written first
-    created = client.post("/api/feedback", json={"id": answer_id, "rating": "down", "comment": " wrong city "})
+    created = client.post("/api/feedback",
+                          json={"id": answer_id, "rating": "down", "comment": " wrong city "})
     assert created.status_code == 201
     assert created.json() == {"id": answer_id, "rating": "down", "comment": "wrong city"}
     again = client.post("/api/feedback", json={"id": answer_id, "rating": "up"})
@@ -217,7 +219,8 @@ def test_feedback_endpoint(logged) -> None:
     form = client.post("/api/feedback", content="id=1", headers={"Content-Type": "text/plain"})
     assert form.status_code == 415
     stored = logged.question_log.feedback_since(None)
-    assert [(v["answer_id"], v["rating"], v["comment"]) for v in stored] == [(answer_id, "down", "wrong city")]
+    votes = [(v["answer_id"], v["rating"], v["comment"]) for v in stored]
+    assert votes == [(answer_id, "down", "wrong city")]
 
 
 def test_bad_conversation_or_client_is_a_422(logged) -> None:
