@@ -212,7 +212,7 @@ class _BrokenAssistant:
     def __init__(self, catalogue) -> None:
         self.catalogue = catalogue
 
-    def ask(self, question, history=None, deadline=None):
+    def ask(self, question, history=None, deadline=None, **where):
         raise IndexUnavailableError("the Chroma server at http://chroma:8000 cannot be reached")
 
 
