@@ -67,7 +67,8 @@ UNCOVERED = {
                     "Is hybrid or fully remote work common for {role} in {city}?",
                     "Les {role} à {city} veulent-ils télétravailler ?"],
     "notice periods": ["What notice period do {role} in {city} usually have to serve?",
-                       "How long is the notice period when hiring a {role_one} away from another company in {city}?",
+                       "How long is the notice period when hiring a {role_one} away from another "
+                       "company in {city}?",
                        "Can a {role_one} in {city} leave without serving their full notice?"],
     "recruiter fees": ["What fee do recruitment agencies charge to hire {role} in {city}?",
                        "How much commission does a headhunter take for a {role_one} in {city}?"],
@@ -167,7 +168,8 @@ def main() -> None:
                 text = question(rng)
                 answer = assistant.ask(text, history, interface=interface,
                                        conversation=None if interface == "cli" else conversation)
-                history += [{"role": "user", "content": text}, {"role": "assistant", "content": answer.answer}]
+                history += [{"role": "user", "content": text},
+                            {"role": "assistant", "content": answer.answer}]
                 asked += 1
                 clock[0] += timedelta(seconds=rng.randint(10, 90))
                 if rng.random() < (0.35 if answer.abstained else 0.15):

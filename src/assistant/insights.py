@@ -13,7 +13,8 @@
 - the answers with the most 👎, with their questions and comments.
 
 `render_html` makes one self-contained page of it (inline CSS and SVG, no script, no CDN,
-readable on a phone); `render_text` the CLI's summary. Aggregation is done here in Python
+readable on a phone; no emoji, which a system without an emoji font draws as boxes);
+`render_text` the CLI's summary. Aggregation is done here in Python
 over the window's rows, so no SQL is dialect-specific. This file writes nothing.
 """
 
@@ -197,7 +198,7 @@ def unanswered_clusters(assistant: Any, rows: list[dict], *, max_distance: float
         clusters.append({
             "size": len(group_rows),
             "distinct": len(indices),
-            "keywords": _keywords([by_text[keys[i]][0]["question"] for i in indices]),
+            "keywords": _keywords([subjects[i] for i in indices]),
             "examples": [by_text[keys[i]][0]["question"] for i in ranked[:3]],
             "reasons": dict(reasons.most_common()),
             "places": [p for p, _ in Counter(p for row in group_rows
@@ -428,7 +429,7 @@ def render_html(report: dict[str, Any]) -> str:
 <div class="kpi"><b>{report["questions"]}</b>questions</div>
 <div class="kpi"><b>{report["conversations"]}</b>conversations</div>
 <div class="kpi"><b>{refusals["rate"]:.0%}</b>refused</div>
-<div class="kpi"><b>{report["feedback"]["up"]} / {report["feedback"]["down"]}</b>👍 / 👎</div>
+<div class="kpi"><b>{report["feedback"]["up"]} / {report["feedback"]["down"]}</b>votes up / down</div>
 </div>
 <section><h2>Questions per day</h2>{_day_chart(report["per_day"])}
 <p class="muted">By interface: {interfaces}. By language: {languages}.</p></section>
@@ -441,7 +442,8 @@ def render_html(report: dict[str, Any]) -> str:
 <section><h2>Demand by place</h2>{_demand_table(report["demand"]["places"], "place")}</section>
 <section><h2>Demand by role</h2>{_demand_table(report["demand"]["roles"], "role")}</section>
 <section><h2>Demand by role × place</h2>{_demand_table(report["demand"]["pairs"], "pair")}</section>
-<section><h2>Answers with the most 👎</h2><div class="scroll"><table><tr><th>👎</th><th>question</th></tr>
-{downs or '<tr><td></td><td class="muted">No 👎 in this window.</td></tr>'}</table></div></section>
+<section><h2>Answers with the most thumbs-down</h2><div class="scroll"><table>
+<tr><th>down</th><th>question</th></tr>
+{downs or '<tr><td></td><td class="muted">No thumbs-down in this window.</td></tr>'}</table></div></section>
 </main></body></html>
 """
