@@ -95,6 +95,8 @@ ingest-faults: install
 # Issues 11 and 13: POST /api/ask under 32, 64 and 128 concurrent clients, one server per mode
 # (batching off, batching, batching + question cache), then the 32-client load with and
 # without one client's maximum-size burst. Prints req/s, p50/p95/p99, errors and the served
-# process tree's memory; ~10 min on 2 cores. Never part of `make test`.
+# process tree's memory; then the question log off and on (issue 12: two servers, alternated
+# rounds at 32 clients; LOAD_ARGS=--only-log for just that, ~4 min); ~14 min on 2 cores.
+# Never part of `make test`.
 load: install
 	$(BIN)/python eval/load.py $(LOAD_ARGS)
