@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test lint index report bench bench-core calibrate chromium ingest-faults screenshots load
+.PHONY: install run test lint index report bench bench-core calibrate chromium postgresql ingest-faults screenshots load demo-insights
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -40,7 +40,14 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-test: install chromium
+# The question log's tests (issue 12) start a real PostgreSQL server from Debian's package.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; \
+	fi
+
+test: install chromium postgresql
 	$(BIN)/pytest -q
 	$(BIN)/assistant eval --report eval/out/report.md
 
@@ -50,6 +57,12 @@ test: install chromium
 screenshots: install chromium
 	SCREENSHOTS_DIR=eval/out/screenshots $(BIN)/pytest -q tests/test_browser.py -k screenshots
 	@ls eval/out/screenshots/*.png
+
+# Issue 12: a temporary question log filled with a few hundred questions asked through the real
+# Assistant (tests/data/guides), then the editors' report: eval/out/insights.html (+ .json) and
+# its screenshots at desktop and phone size (eval/out/insights-desktop.png, -phone.png).
+demo-insights: install chromium
+	PYTHONPATH=src $(BIN)/python eval/demo_insights.py $(DEMO_ARGS)
 
 report: install
 	$(BIN)/assistant eval
@@ -82,6 +95,8 @@ ingest-faults: install
 # Issues 11 and 13: POST /api/ask under 32, 64 and 128 concurrent clients, one server per mode
 # (batching off, batching, batching + question cache), then the 32-client load with and
 # without one client's maximum-size burst. Prints req/s, p50/p95/p99, errors and the served
-# process tree's memory; ~10 min on 2 cores. Never part of `make test`.
+# process tree's memory; then the question log off and on (issue 12: two servers, alternated
+# rounds at 32 clients; LOAD_ARGS=--only-log for just that, ~4 min); ~14 min on 2 cores.
+# Never part of `make test`.
 load: install
 	$(BIN)/python eval/load.py $(LOAD_ARGS)

@@ -27,6 +27,13 @@ one more client that sends its whole burst (`--abuse-burst`, default 60 = the de
 question and 20 turns / 32,000 characters of history), then one more each second (the
 limit's refill rate). The normal clients' p95 is printed for both runs side by side.
 
+Question log (issue 12), on the default settings (batching + cache) at `--log-clients` (32):
+two servers started side by side, one with `ASSISTANT_LOG=off` and one logging to a SQLite
+file, measured in alternation (`--log-rounds` rounds of off then on, so a shared machine's
+load falls on both alike). Prints each side's p95, errors, and the logging server's written
+and dropped record counts from `/api/health`. `--only-log` runs just this part. The mode
+servers above run with the log off, as before issue 12.
+
 It prints measured figures and the 1-minute load average (the machine is shared); there
 are no thresholds. Only 127.0.0.1/localhost URLs are accepted. JSON lands in eval/out/load.json.
 """
@@ -203,6 +210,51 @@ def build_index(folder: Path) -> Path:
     return index
 
 
+def log_comparison(index: Path, work: Path, clients: int, rounds: int, duration: float,
+                   requests: list[dict], results: list[dict]) -> None:
+    """The same load on a server with the question log off and one with it on, alternated."""
+    base = {"PYTHONPATH": str(ROOT / "src"), "ASSISTANT_RATE_LIMIT_PER_MINUTE": "100000000",
+            "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1"}
+    sides = {"log off": {**base, "ASSISTANT_LOG": "off"},
+             "log on": {**base, "ASSISTANT_LOG": "on",
+                        "ASSISTANT_LOG_URL": f"sqlite:///{work / 'questions.db'}"}}
+    servers = {}
+    merged: dict[str, dict] = {}
+    try:
+        for side, env in sides.items():
+            servers[side] = start_serve(index, env)
+            for body in requests[:3]:
+                httpx.post(f"{servers[side][1]}/api/ask", json=body, timeout=120)
+        for number in range(rounds):
+            for side in sides:
+                result = asyncio.run(run_load(servers[side][1], clients, duration, requests))
+                into = merged.setdefault(side, {"latencies": [], "outcomes": Counter(), "elapsed": 0.0,
+                                                "load_average": result["load_average"]})
+                into["latencies"] += result["latencies"]
+                into["outcomes"] += result["outcomes"]
+                into["elapsed"] += result["elapsed"]
+                print(f"  round {number + 1} {side}: {summary(result).get('p95_ms')} ms p95", flush=True)
+        for side in sides:
+            process, url = servers[side]
+            figures = summary(merged[side])
+            question_log = httpx.get(f"{url}/api/health", timeout=30).json().get("question_log", {})
+            results.append({"mode": side, "clients": clients, "abuse": False, **figures,
+                            "server": server_figures(process, url), "question_log": question_log,
+                            "load_average": merged[side]["load_average"]})
+            print(line(side, clients, figures, server_figures(process, url), merged[side]["load_average"]),
+                  flush=True)
+            print(f"  question log: {question_log}", flush=True)
+        off, on = results[-2], results[-1]
+        print(f"\nquestion log at {clients} clients, {rounds} alternated rounds of {duration:.0f} s: "
+              f"p95 {off['p95_ms']} ms off, {on['p95_ms']} ms on ({on['p95_ms'] / off['p95_ms'] - 1:+.1%}); "
+              f"errors {off['errors']} / {on['errors']}; records written "
+              f"{on['question_log'].get('written')}, dropped {on['question_log'].get('dropped')}, "
+              f"failed {on['question_log'].get('failed')}", flush=True)
+    finally:
+        for process, _url in servers.values():
+            stop_serve(process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=None, help="a running server (loopback only) instead of --serve")
@@ -214,6 +266,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="sequential requests before measuring")
     parser.add_argument("--abuse-clients", type=int, default=32, help="0 = no abuse mix")
     parser.add_argument("--abuse-burst", type=int, default=60)
+    parser.add_argument("--log-clients", type=int, default=32, help="clients for the log on/off runs")
+    parser.add_argument("--log-rounds", type=int, default=3, help="off/on rounds (0 = skip)")
+    parser.add_argument("--only-log", action="store_true", help="only the log on/off comparison")
     parser.add_argument("--json", type=Path, default=ROOT / "eval" / "out" / "load.json")
     args = parser.parse_args()
     duration = min(args.duration, 300.0)
@@ -233,11 +288,11 @@ def main() -> None:
     try:
         index = args.index or (None if args.url else build_index(work))
         print(HEADER, flush=True)
-        for mode in ([None] if args.url else modes):
+        for mode in ([None] if args.url else [] if args.only_log else modes):
             process, url = None, (args.url or "").rstrip("/")
             if mode is not None:
                 env = {"PYTHONPATH": str(ROOT / "src"), "ASSISTANT_RATE_LIMIT_PER_MINUTE": "100000000",
-                       "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1", **MODES[mode]}
+                       "ASSISTANT_TRUSTED_PROXIES": "127.0.0.1", "ASSISTANT_LOG": "off", **MODES[mode]}
                 process, url = start_serve(index, env)
             try:
                 for body in requests[: args.warmup]:  # the first answers build lazy parts
@@ -260,6 +315,8 @@ def main() -> None:
             finally:
                 if process is not None:
                     stop_serve(process)
+        if args.log_rounds and not args.url:
+            log_comparison(index, work, args.log_clients, args.log_rounds, duration, requests, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

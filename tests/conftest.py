@@ -7,6 +7,7 @@ sentence-transformers model, loaded once per session.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -141,3 +142,87 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([str(ASSISTANT_BIN), *args], capture_output=True, text=True,
                           env=full_env, input=input, timeout=timeout, cwd=ROOT)
+
+
+# --- the question log's databases (issue 12) -------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else (PG_BIN if (PG_BIN / "initdb").exists() else None)
+
+
+def _free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> str:
+    """A real PostgreSQL server (Debian's package; `make test` installs it), started once per
+    session in a temp folder on a free loopback port; yields its admin URL. PostgreSQL
+    refuses to run as root, so as root it runs as the `postgres` user."""
+    import pwd
+    import time
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql)")
+    root_dir = tmp_path_factory.mktemp("postgres")
+    data = root_dir / "data"
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
+        for folder in (root_dir, *root_dir.parents):  # the server must reach its folder
+            if str(folder) in ("/", "/tmp"):
+                break
+            folder.chmod(folder.stat().st_mode | 0o711)
+        os.chown(root_dir, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = _free_loopback_port()
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120)
+    done = run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+    if done.returncode != 0:
+        pytest.fail(f"initdb failed: {done.stderr}")
+    logfile = root_dir / "server.log"
+    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root_dir} "
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+    done = run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", options,
+                "-w", "-t", "60", "start"])
+    if done.returncode != 0:
+        pytest.fail(f"pg_ctl start failed: {done.stderr}\n{logfile.read_text() if logfile.exists() else ''}")
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        yield url
+    finally:
+        run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        time.sleep(0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request, tmp_path) -> str:
+    """An empty question-log database: a SQLite file, or a fresh database on the session's
+    PostgreSQL server. Every test that takes it runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'questions.db'}"
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = request.getfixturevalue("postgres_server")
+    name = f"log_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin.replace("postgresql://", "postgresql+psycopg://"),
+                              isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin.rsplit("/", 1)[0] + f"/{name}"

@@ -212,7 +212,7 @@ class _BrokenAssistant:
     def __init__(self, catalogue) -> None:
         self.catalogue = catalogue
 
-    def ask(self, question, history=None, deadline=None):
+    def ask(self, question, history=None, deadline=None, **where):
         raise IndexUnavailableError("the Chroma server at http://chroma:8000 cannot be reached")
 
 
@@ -373,7 +373,9 @@ def test_chat_handler_reply_has_answer_chart_and_sources(assistant) -> None:
     charts = [m for m in messages if m.content.startswith('<div class="salary-chart"')]
     assert len(charts) == 1 and "€37,080 – €49,440" in charts[0].content
     sources = [m.content for m in messages if m.content.startswith('<div class="sources"')]
-    assert len(sources) == 1 and not any(m.metadata for m in messages)  # open, not collapsed
+    # open, not collapsed (no metadata title); the answer's id rides in its first message
+    assert len(sources) == 1 and not any((m.metadata or {}).get("title") for m in messages)
+    assert len(messages[0].metadata["id"]) == 32
     # a link to the guide's page; the quoted row as a small table, no Markdown pipes
     assert ('<a class="source-link" href="https://www.bedevs.be/hiring/backend-developers-in-leuven"'
             in sources[0])

@@ -41,6 +41,7 @@ def conversation(assistant: Assistant, turns: list[str]) -> list[dict]:
     for turn in turns:
         answer = assistant.ask(turn, history).to_dict()
         answer.pop("latency_ms")
+        answer.pop("id")  # a fresh random id per answer (issue 12)
         answers.append(answer)
         history += [{"role": "user", "content": turn}, {"role": "assistant", "content": answer["answer"]}]
     return answers

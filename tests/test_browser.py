@@ -83,11 +83,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(guides_index: Path, sites: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def log_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The served assistant's question log: a SQLite file the tests read back."""
+    return f"sqlite:///{tmp_path_factory.mktemp('question-log') / 'questions.db'}"
+
+
+ADMIN_TOKEN = "browser-tests-admin-token-42"
+
+
+@pytest.fixture(scope="module")
+def server(guides_index: Path, sites: dict, log_db: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ASSISTANT_ALLOWED_ORIGINS": sites["listed"], "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "ASSISTANT_CORPUS": str(GUIDES)}
+           "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "ASSISTANT_CORPUS": str(GUIDES),
+           "ASSISTANT_LOG_URL": log_db, "ASSISTANT_ADMIN_TOKEN": ADMIN_TOKEN}
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     command = [str(Path(sys.executable).parent / "assistant"), "serve", "--host", "127.0.0.1",
                "--port", str(port), "--index", str(guides_index)]
@@ -546,6 +557,134 @@ def test_widget_on_a_listed_site_answers(server: str, sites: dict, page: Page) -
     expect(_answers(page).filter(has_text=JUNIOR).locator(".source-title")).to_have_text(LEUVEN_SALARIES)
 
 
+# --- feedback (issue 12) --------------------------------------------------------------------
+
+
+def _stored(log_db: str, answer_id: str) -> tuple[dict | None, dict | None]:
+    """The record and the vote of one answer, read straight from the served log's database."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(log_db)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sa.text("SELECT * FROM answers WHERE id = :id"),
+                                     {"id": answer_id}).first()
+            vote = connection.execute(sa.text("SELECT * FROM feedback WHERE answer_id = :id"),
+                                      {"id": answer_id}).first()
+    finally:
+        engine.dispose()
+    return (dict(row._mapping) if row else None), (dict(vote._mapping) if vote else None)
+
+
+def _wait_stored(log_db: str, answer_id: str, vote: bool = True) -> tuple[dict, dict | None]:
+    deadline = time.monotonic() + 15  # the record is written by the server's background thread
+    while True:
+        row, stored_vote = _stored(log_db, answer_id)
+        if row and (stored_vote or not vote):
+            return row, stored_vote
+        if time.monotonic() > deadline:
+            pytest.fail(f"answer {answer_id} not stored: record {row}, vote {stored_vote}")
+        time.sleep(0.2)
+
+
+def test_widget_thumbs_down_with_a_comment_is_stored(server: str, sites: dict, log_db: str,
+                                                     page: Page) -> None:
+    answer_ids: list[str] = []
+    page.on("response", lambda r: answer_ids.append(r.json()["id"]) if r.url.endswith("/api/ask") else None)
+    page.goto(f"{sites['listed']}/index.html")  # another site: the vote goes cross-origin
+    _open_widget(page)
+    _widget_ask(page, JUNIOR_LEUVEN)
+    answer = _answers(page).filter(has_text=JUNIOR)
+    expect(answer).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    down = answer.get_by_role("button", name="Not helpful")
+    expect(answer.get_by_role("button", name="Helpful", exact=True)).to_be_visible()
+    down.click()
+    expect(down).to_have_attribute("aria-pressed", "true")
+    comment = answer.get_by_role("textbox", name="Add a comment (optional)")
+    expect(comment).to_be_focused()
+    comment.fill("I asked about Leuven juniors, wanted the bonus too")
+    comment.press("Enter")
+    expect(answer.locator(".feedback-note")).to_have_text("Thanks for your feedback.")
+    expect(down).to_be_disabled()
+    [answer_id] = answer_ids
+    row, vote = _wait_stored(log_db, answer_id)
+    assert row["interface"] == "widget" and row["question"] == JUNIOR_LEUVEN
+    assert row["conversation"] and len(row["conversation"]) == 32  # the page's random id
+    assert (vote["rating"], vote["comment"]) == ("down", "I asked about Leuven juniors, wanted the bonus too")
+    # a second question in the same page: the same conversation id
+    _widget_ask(page, "and seniors?")
+    expect(_answers(page).filter(has_text=SENIOR)).to_have_count(1, timeout=ANSWER_WAIT_MS)
+    second, _ = _wait_stored(log_db, answer_ids[-1], vote=False)
+    assert second["conversation"] == row["conversation"]
+    up = _answers(page).filter(has_text=SENIOR).get_by_role("button", name="Helpful", exact=True)
+    up.click()
+    _answers(page).filter(has_text=SENIOR).get_by_role("button", name="Send").click()
+    expect(_answers(page).filter(has_text=SENIOR).locator(".feedback-note")).to_have_text(
+        "Thanks for your feedback.")
+    assert _wait_stored(log_db, answer_ids[-1])[1]["rating"] == "up"
+    assert_within_viewport(page, "widget")
+
+
+FEEDBACK_JS = """async ([url, body]) => {
+  const response = await fetch(url + '/api/feedback', {method: 'POST', mode: 'cors',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+  return [response.status, await response.json()];
+}"""
+
+
+def test_feedback_endpoint_from_a_page_in_the_browser(server: str, sites: dict, page: Page) -> None:
+    page.goto(f"{sites['listed']}/index.html")
+    answer = httpx.post(f"{server}/api/ask", json={"question": JUNIOR_LEUVEN}).json()
+    status, body = page.evaluate(FEEDBACK_JS, [server, {"id": answer["id"], "rating": "up"}])
+    assert status == 201 and body == {"id": answer["id"], "rating": "up", "comment": None}
+    status, body = page.evaluate(FEEDBACK_JS, [server, {"id": answer["id"], "rating": "down"}])
+    assert (status, body) == (409, {"error": "this answer already has its vote", "status": 409})
+    status, body = page.evaluate(FEEDBACK_JS, [server, {"id": "f" * 32, "rating": "up"}])
+    assert status == 404 and body["status"] == 404
+    status, body = page.evaluate(FEEDBACK_JS, [server, {"id": "nope", "rating": "up"}])
+    assert status == 422 and set(body) == {"error", "status"}
+    other = httpx.post(f"{server}/api/ask", json={"question": JUNIOR_LEUVEN}).json()
+    status, body = page.evaluate(FEEDBACK_JS, [server, {"id": other["id"], "rating": "up",
+                                                        "comment": "x" * 501}])
+    assert status == 413 and "500" in body["error"]
+
+
+def test_chat_page_like_is_stored(server: str, log_db: str, page: Page) -> None:
+    page.goto(f"{server}/")
+    _chat_ask(page, "What do backend developers earn in Ghent?")
+    bot = page.locator("[data-testid='bot']")
+    expect(bot.first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    expect(page.locator(".sources").first).to_be_visible(timeout=ANSWER_WAIT_MS)
+    page.get_by_role("button", name="Like", exact=True).first.click()
+    deadline = time.monotonic() + 15
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(log_db)
+    try:
+        while True:
+            with engine.connect() as connection:
+                found = connection.execute(sa.text(
+                    "SELECT a.interface, a.question, a.conversation, f.rating FROM feedback f "
+                    "JOIN answers a ON a.id = f.answer_id WHERE a.interface = 'chat'")).all()
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    assert [(r[0], r[1], r[3]) for r in found] == [
+        ("chat", "What do backend developers earn in Ghent?", "up")]
+    assert found[0][2]  # Gradio's session hash: random, made by the page
+
+
+def test_admin_insights_needs_the_token(server: str) -> None:
+    assert httpx.get(f"{server}/admin/insights").status_code == 401
+    assert httpx.get(f"{server}/admin/insights",
+                     headers={"Authorization": "Bearer wrong-token-for-sure"}).status_code == 401
+    page = httpx.get(f"{server}/admin/insights", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                     timeout=120)
+    assert page.status_code == 200 and "What recruiters ask" in page.text
+
+
 @pytest.mark.parametrize("case", ["unlisted site", "server down"])
 def test_widget_tells_a_refused_origin_from_a_server_that_is_down(
         server: str, sites: dict, down_page: tuple[str, str], page: Page, case: str) -> None:
@@ -592,7 +731,8 @@ def test_api_docs_render_the_endpoints_with_the_network_blocked(server: str, bro
         paths = page.locator(".opblock-summary-path")
         expect(paths.filter(has_text="/api/ask")).to_be_visible(timeout=30_000)
         expect(paths.filter(has_text="/api/health")).to_be_visible()
-        expect(page.locator(".opblock-post")).to_have_count(1)
+        expect(paths.filter(has_text="/api/feedback")).to_be_visible()  # issue 12
+        expect(page.locator(".opblock-post")).to_have_count(2)
         assert outside == []
     finally:
         context.close()

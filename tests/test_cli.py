@@ -27,11 +27,24 @@ def test_senior_salary_in_leuven(shipped_index):
     assert set(answer) >= {"answer", "abstained", "sources", "facts", "latency_ms"}
 
 
-def test_unrelated_question_abstains(shipped_index):
-    result = run_cli("ask", "--json", "What is the best pizza in Naples?", env=env_for(shipped_index))
+def test_unrelated_question_abstains(shipped_index, tmp_path):
+    log_url = f"sqlite:///{tmp_path / 'questions.db'}"
+    result = run_cli("ask", "--json", "What is the best pizza in Naples?",
+                     env={**env_for(shipped_index), "ASSISTANT_LOG_URL": log_url})
     answer = json.loads(result.stdout)
     assert result.returncode == 0 and answer["abstained"] is True
     assert "Backend Developers (Leuven)" in answer["answer"]
+    # issue 12: the answer's id and reason, and its record written before the command exits
+    # Naples is a place the router knows and no guide covers: a "no guide" refusal
+    assert len(answer["id"]) == 32 and answer["reason"] == "no_guide"
+    from assistant.questionlog import QuestionLog
+    from assistant.settings import Settings
+
+    question_log = QuestionLog(Settings(log_url=log_url))
+    [row] = question_log.answers_since(None)
+    question_log.close()
+    assert (row["id"], row["interface"], row["reason"]) == (answer["id"], "cli", "no_guide")
+    assert row["question"] == "What is the best pizza in Naples?" and row["conversation"] is None
 
 
 def test_text_output_names_the_source(shipped_index):

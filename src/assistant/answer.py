@@ -59,6 +59,12 @@ class Answer:
     # Not in DESIGN §2's example; says which kind of reply this is, for clients and evals:
     # "answer" | "refusal" | "clarify" | "smalltalk".
     kind: str = "answer"
+    # Why a refusal refused: "no_guide" (no guide for the place or role asked), "not_covered"
+    # (the guide does not cover the subject) or "off_topic"; null for any other kind.
+    reason: str | None = None
+    # The answer's id (32 hex characters) from `Assistant.ask`, the key of its question-log
+    # record and of its feedback; null from `explain` (the eval).
+    id: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,19 +14,25 @@ otherwise); the request model's limits (request.py). Every error under `/api/`, 
 paths and methods included, is JSON `{"error": message, "status": code}`.
 Bounded cost (budget.py): an answer runs within `settings.answer_budget_seconds` (503 past
 it) and one client has at most `settings.answers_per_client` answers running at once.
+Issue 12: `POST /api/feedback` takes one 👍/👎 (and an optional comment) on an answer id;
+`/api/health` shows the question log's counts (records dropped by a full queue among them);
+`GET /admin/insights` (the editors' report, HTML or `?format=json`) exists only when
+`settings.admin_token` is set and answers only to `Authorization: Bearer <token>`.
 `server_options(settings)` is how uvicorn must run the app (which proxies to believe).
 Running the server is the CLI's job; this file does not read the environment.
 """
 
 from __future__ import annotations
 
+import functools
+import hmac
 import logging
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,12 +48,14 @@ from .errors import (
     NotFound,
     OverBudget,
     TooManyRequests,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from .guards import ApiOriginGuard, ClosedRoutes, error_response
 from .jsonbody import parse_json, read_body
+from .questionlog import validate_feedback
 from .ratelimit import RateLimiter, client_key
-from .request import ask_request_model, validate_request
+from .request import ask_request_model, validate_ask
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,11 +65,26 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 128 * 1024
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "ui" / "widget"
 ERROR_STATUSES = (400, 403, 404, 405, 413, 415, 422, 429, 503)
+FEEDBACK_STATUSES = (400, 403, 404, 409, 413, 415, 422, 429)
+# A vote, an id and a 500-character comment fit in well under this.
+MAX_FEEDBACK_BYTES = 8 * 1024
 
 
 class ErrorOut(BaseModel):
     error: str
     status: int
+
+
+class FeedbackIn(BaseModel):
+    id: str
+    rating: str
+    comment: str | None = None
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    rating: str
+    comment: str | None
 
 
 def error_for(error: AssistantError) -> JSONResponse:
@@ -120,6 +143,37 @@ def _api_catch_all(app: FastAPI):
     return unknown
 
 
+def _question_log(assistant: Any) -> Any:
+    from .questionlog import NullLog
+
+    return getattr(assistant, "question_log", None) or NullLog()
+
+
+def _add_admin(app: FastAPI, token: str, assistant: Assistant) -> None:
+    """`GET /admin/insights`: the editors' report, for the admin token only. Added only when
+    a token is set: without one the route does not exist."""
+    expected = f"Bearer {token}".encode()
+
+    @app.get("/admin/insights", include_in_schema=False)
+    async def insights(request: Request, since: str = "30d", format: str = "html"):  # noqa: A002
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):  # constant time: the token is not guessable
+            error = error_for(Unauthorized("this report needs the admin token "
+                                           "(Authorization: Bearer <token>)"))
+            error.headers["WWW-Authenticate"] = "Bearer"
+            return error
+        from .insights import build_report, parse_since, render_html
+
+        window = parse_since(since)
+        log_ = _question_log(assistant)
+        if not log_.enabled:
+            raise NotFound("this server keeps no question log (ASSISTANT_LOG=off)")
+        report = await run_in_threadpool(build_report, assistant, log_, window)
+        if format == "json":
+            return JSONResponse(report)
+        return HTMLResponse(render_html(report), headers={"Cache-Control": "no-store"})
+
+
 def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True,
                widget_dir: Path = WIDGET_DIR) -> FastAPI:
     """The whole server as one ASGI app; `assistant` is passed in so tests can share one."""
@@ -159,10 +213,28 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
         body = await read_body(request.headers.get("content-length"), request.stream(), MAX_BODY_BYTES)
         # Parsed and checked on a worker thread: 128 KiB of JSON takes ~10 ms, which on the
         # event loop would hold every other request for a burst of them.
-        question, history = await run_in_threadpool(
-            lambda: validate_request(parse_json(body), settings))
-        answer = await budget.run(client_key(request), assistant.ask, question, history)
+        asked = await run_in_threadpool(lambda: validate_ask(parse_json(body), settings))
+        # Only the body's conversation id and client name go to the question log: never the
+        # request's address or headers.
+        answer_fn = functools.partial(assistant.ask, interface=asked.client,
+                                      conversation=asked.conversation)
+        answer = await budget.run(client_key(request), answer_fn, asked.question, asked.history)
         return JSONResponse(answer.to_dict())
+
+    @app.post("/api/feedback", status_code=201, response_model=FeedbackOut,
+              summary="A thumbs-up or thumbs-down, with an optional comment, on one answer",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": FeedbackIn.model_json_schema()}}}},
+              responses={status: {"model": ErrorOut} for status in FEEDBACK_STATUSES})
+    async def feedback(request: Request) -> JSONResponse:
+        limiter.take(request)
+        _require_json(request)
+        body = await read_body(request.headers.get("content-length"), request.stream(),
+                               MAX_FEEDBACK_BYTES)
+        vote = validate_feedback(parse_json(body))
+        await run_in_threadpool(_question_log(assistant).feedback, vote)
+        return JSONResponse({"id": vote.answer_id, "rating": vote.rating, "comment": vote.comment},
+                            status_code=201)
 
     @app.get("/api/health", summary="Is the index loaded; which guides it holds; embedding figures")
     async def health() -> dict:
@@ -172,7 +244,11 @@ def create_app(settings: Settings, assistant: Assistant, *, with_ui: bool = True
         return {"status": "ok", "guides": len(catalogue), "roles": catalogue.roles,
                 "places": catalogue.places, "model_load_ms": assistant.model_load_ms,
                 "embedding": assistant.embedding_stats(),
-                "answers_in_progress": budget.in_progress()}
+                "answers_in_progress": budget.in_progress(),
+                "question_log": _question_log(assistant).stats()}
+
+    if settings.admin_token:
+        _add_admin(app, settings.admin_token, assistant)
 
     add_docs(app, app.openapi_url or "/api/openapi.json")
     app.add_api_route("/api/{path:path}", _api_catch_all(app), include_in_schema=False,

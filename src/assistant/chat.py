@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .answer import Answer, compose, coverage, off_topic, refusal, smalltalk
@@ -34,6 +34,7 @@ from .evidence import (
 from .index import Store, server_errors
 from .phrases import say
 from .query_embedder import QueryEmbedder, query_embedder
+from .questionlog import CONVERSATION_ID, INTERFACES, NullLog, QuestionLog, new_answer_id
 from .request import validate_request
 from .retrieve import HybridRetriever
 from .settings import Settings
@@ -56,13 +57,65 @@ def validate_history(history: Any, settings: Settings) -> list[dict]:
     return validate_request({"question": "?", "history": history}, settings)[1]
 
 
+@dataclass
+class Trace:
+    """What one `ask` read off its question, for the question log: the question as answered,
+    its language, the places and roles it named (with or without a guide), the routed guides."""
+
+    question: str = ""
+    lang: str | None = None
+    places: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    guides: list[str] = field(default_factory=list)
+
+    def note(self, query: Query) -> None:
+        self.lang = self.lang or query.lang
+        for name in (*query.places, *query.unknown_places):
+            if name not in self.places:
+                self.places.append(name)
+        for name in (*query.roles, *query.unknown_roles):
+            if name not in self.roles:
+                self.roles.append(name)
+
+    def routed(self, route: Route) -> None:
+        for target in route.targets:
+            if target.guide.title not in self.guides:
+                self.guides.append(target.guide.title)
+
+
+def record_of(answer: Answer, trace: Trace, interface: str, conversation: str | None) -> dict:
+    """The question log's record of one answer: nothing but what the answer path saw (no
+    request metadata; the conversation id is the page's random one, kept only if well-formed)."""
+    top = answer.sources[0] if answer.sources else None
+    return {"id": answer.id, "conversation": conversation if isinstance(conversation, str)
+            and CONVERSATION_ID.match(conversation) else None,
+            "interface": interface if interface in INTERFACES else "api",
+            "question": trace.question, "lang": trace.lang or "en", "places": trace.places,
+            "roles": trace.roles, "guides": trace.guides, "kind": answer.kind,
+            "abstained": answer.abstained, "reason": answer.reason,
+            "top_guide": top.title[:300] if top else None,
+            "top_section": top.section[:300] if top else None, "latency_ms": answer.latency_ms}
+
+
+def _refused(answer: Answer, reason: str) -> Answer:
+    """The refusal's reason, on a refusal only (a clarify or an answer has none)."""
+    answer.reason = reason if answer.kind == "refusal" and answer.abstained else None
+    return answer
+
+
 def recent_user_turns(history: list[dict], count: int = CONTEXT_USER_TURNS) -> list[dict]:
     return [turn for turn in history if turn.get("role") == "user"][-count:]
 
 
 class Assistant:
     def __init__(self, settings: Settings, embedder: Any = None, client: Any = None,
-                 calibration: Calibration | None = None) -> None:
+                 calibration: Calibration | None = None,
+                 question_log: QuestionLog | NullLog | None = None) -> None:
+        # No log unless one is given: the eval, benchmarks and tests ask thousands of questions
+        # no recruiter asked. The interfaces (cli.py, `assistant serve`) pass
+        # `open_question_log(settings)`, which honours ASSISTANT_LOG.
+        self.question_log = question_log if question_log is not None else NullLog()
+        self._trace = threading.local()
         if embedder is None:
             from .embeddings import default_embedder
 
@@ -114,10 +167,24 @@ class Assistant:
     def understand(self, question: str, history: list[dict] | None = None) -> Query:
         return understand(question, recent_user_turns(history or []), self.vocabulary)
 
-    def ask(self, question: Any, history: Any = None, *, deadline: float | None = None) -> Answer:
-        """The answer; with `deadline` (a `time.monotonic()` value) the work stops at the
-        first step that starts after it, with `OverBudget`."""
-        return self.explain(question, history, deadline=deadline)[0]
+    def ask(self, question: Any, history: Any = None, *, deadline: float | None = None,
+            interface: str = "cli", conversation: str | None = None) -> Answer:
+        """The answer, with its id; with `deadline` (a `time.monotonic()` value) the work stops
+        at the first step that starts after it, with `OverBudget`. The answer's record goes to
+        the question log's queue (never waited for): `interface` is where the question came
+        from (api, widget, chat, cli), `conversation` the page's random conversation id."""
+        trace = self._trace.value = Trace()
+        try:
+            answer = self.explain(question, history, deadline=deadline)[0]
+        finally:
+            self._trace.value = None
+        answer.id = new_answer_id()
+        if self.question_log.enabled:
+            try:
+                self.question_log.record(record_of(answer, trace, interface, conversation))
+            except Exception:  # the log never fails an answer
+                pass
+        return answer
 
     def embedding_stats(self) -> dict[str, Any]:
         """The embedding model's precision choice, the question cache and the batches."""
@@ -128,6 +195,9 @@ class Assistant:
         """The answer, and each routed guide's ranked evidence behind it (for the eval)."""
         started = time.perf_counter()
         text, turns = validate_request({"question": question, "history": history}, self.settings)
+        trace = getattr(self._trace, "value", None)
+        if trace is not None:
+            trace.question = text
         self._deadline.value = deadline
         try:
             with self.embedder.answering(), server_errors(self.settings):
@@ -220,10 +290,13 @@ class Assistant:
 
     def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
         self._within_budget()
+        trace = getattr(self._trace, "value", None)
+        if trace is not None:
+            trace.note(query)
         if query.smalltalk:
             return smalltalk(query, self.catalogue), {}
         if not query.has_slots and not query.terms:
-            return off_topic(query, self.catalogue), {}
+            return _refused(off_topic(query, self.catalogue), "off_topic"), {}
         query = self.focus(query)
         if query.places or query.roles or query.unknown_places or query.unknown_roles:
             route = self.catalogue.route(query)
@@ -232,11 +305,13 @@ class Assistant:
             # in one guide alone ("What does imec do?"); "What are the salaries?" asks which.
             holders = self._guides_with_rarest(query.terms)
             if not holders:  # a word no guide uses: not something the guides treat
-                return off_topic(query, self.catalogue), {}
+                return _refused(off_topic(query, self.catalogue), "off_topic"), {}
             if len(holders) > 1:
                 return refusal(say("choose_guide", query.lang,
                                    coverage=coverage(self.catalogue, query.lang)), "clarify"), {}
             route = Route(targets=[Target(self.catalogue.by_key[holders[0]], None)])
+        if trace is not None:
+            trace.routed(route)
         embedding = self.retriever.embed(query.search_text)
         covered = {t.asked_place for t in route.targets} | {t.guide.city for t in route.targets}
         references = tuple(p for p in query.places if p not in covered and p != COUNTRY)
@@ -247,5 +322,11 @@ class Assistant:
         self._within_budget()
         answer = compose(query, route, self.catalogue, rankings, self.calibration.threshold)
         if answer.abstained and not query.has_slots:
-            return off_topic(query, self.catalogue), rankings
-        return answer, rankings
+            return _refused(off_topic(query, self.catalogue), "off_topic"), rankings
+        if route.targets:
+            reason = "not_covered"
+        elif any(gap.kind in ("place", "role", "role_in_place") for gap in route.gaps):
+            reason = "no_guide"
+        else:
+            reason = "off_topic"
+        return _refused(answer, reason), rankings

@@ -1,4 +1,4 @@
-"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat, serve, eval.
+"""The `assistant` command line (DESIGN §3): ingest, ask, ask --batch, chat, serve, insights, eval.
 
 Heavy libraries (torch, chromadb, llama-index) are imported inside the commands, so
 `assistant --help` stays fast. Every `AssistantError` becomes one line on stderr and its
@@ -110,10 +110,17 @@ def ingest(corpus: Path | None, index: Path | None) -> None:
 
 def _assistant(index: Path | None, settings=None):
     """The assistant with its model loaded, so that `latency_ms` is the answer's time alone;
-    the load is logged apart."""
-    from .chat import Assistant
+    the load is logged apart. Its question log (ASSISTANT_LOG) is closed, its queue written,
+    when the command ends."""
+    import atexit
 
-    assistant = Assistant(settings or _settings(index=index))
+    from .chat import Assistant
+    from .questionlog import open_question_log
+
+    settings = settings or _settings(index=index)
+    question_log = open_question_log(settings)
+    atexit.register(question_log.close)
+    assistant = Assistant(settings, question_log=question_log)
     log.info("model loaded in %.0f ms", assistant.load_model())
     return assistant
 
@@ -159,7 +166,9 @@ def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
 
         settings = _settings(index=index)
         validate_question(question, settings)  # bad input fails before the model loads
-        _print_answer(_assistant(index, settings).ask(question), as_json)
+        assistant = _assistant(index, settings)
+        _print_answer(assistant.ask(question, interface="cli"), as_json)
+        assistant.question_log.close()
         return
     try:
         requests = _read_batch(batch)
@@ -169,7 +178,7 @@ def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
     answers = []
     for request in requests:  # all answered before any is printed: no half-written output
         try:
-            answers.append(assistant.ask(request["question"], request["history"]))
+            answers.append(assistant.ask(request["question"], request["history"], interface="cli"))
         except InputError as error:
             raise InputError(f"batch line {request['line']}: {error}") from None
     for answer in answers:
@@ -209,7 +218,7 @@ def chat(index: Path | None) -> None:
         if not question.strip():
             continue
         try:
-            answer = assistant.ask(question, history)
+            answer = assistant.ask(question, history, interface="cli")
         except InputError as error:
             click.echo(f"error: {error}", err=True)
             continue
@@ -234,19 +243,66 @@ def serve(host: str | None, port: int | None, index: Path | None) -> None:
     from .answer import example_questions
     from .api import create_app, server_options
     from .chat import Assistant
+    from .questionlog import open_question_log
 
     settings = _settings(host=host, port=port, index=index)
-    assistant = Assistant(settings)
+    question_log = open_question_log(settings)
+    assistant = Assistant(settings, question_log=question_log)
     # The embedding model loads on first use (~5 s): pay that now, not on a visitor's
     # question, and report it apart from any answer's latency (also in /api/health).
     click.echo(f"model loaded in {assistant.load_model() / 1000:.1f} s")
     for question in example_questions(assistant.catalogue, "en")[:1]:
-        assistant.ask(question)
+        assistant.explain(question)  # a warm-up, not a recruiter's question: not logged
     app = create_app(settings, assistant)
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"chat page: {url}/  API: {url}/api/docs  widget: {url}/widget.js", err=False)
+    stats = question_log.stats()
+    click.echo("question log: " + ("on" if stats["enabled"] else f"off {stats.get('error', '')}".strip())
+               + ("; /admin/insights needs its token" if settings.admin_token else ""))
     sys.stdout.flush()
-    uvicorn.run(app, **server_options(settings), log_level="warning", access_log=False)
+    try:
+        uvicorn.run(app, **server_options(settings), log_level="warning", access_log=False)
+    finally:
+        question_log.close()  # what is queued is written before the process ends
+
+
+@main.command()
+@click.option("--since", default="30d", show_default=True,
+              help="the window: 30d, 12h, 2w, or all")
+@click.option("--html", "html_file", type=click.Path(path_type=Path), default=None,
+              help="write the report as one self-contained HTML file")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@index_option
+@clean_errors
+def insights(since: str, html_file: Path | None, as_json: bool, index: Path | None) -> None:
+    """What recruiters ask and what the guides don't answer, from the question log.
+
+    Questions per day, demand by role and place (those without a guide ranked), refusals by
+    reason, unanswered questions grouped by meaning with the nearest guide section, and the
+    answers with the most thumbs-down. Reads ASSISTANT_LOG_URL (default: questions.db beside
+    the index) and the index (for the guides and the embedding model)."""
+    from .chat import Assistant
+    from .insights import build_report, parse_since, render_html, render_text
+    from .questionlog import QuestionLog
+
+    window = parse_since(since)
+    settings = _settings(index=index)
+    if not settings.log:
+        raise InputError("the question log is off (ASSISTANT_LOG=off): there is nothing to report")
+    question_log = QuestionLog(settings)
+    try:
+        assistant = Assistant(settings)
+        report = build_report(assistant, question_log, window)
+    finally:
+        question_log.close()
+    if html_file is not None:
+        html_file.parent.mkdir(parents=True, exist_ok=True)
+        html_file.write_text(render_html(report), encoding="utf-8")
+        click.echo(f"report: {html_file}", err=True)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    elif html_file is None:
+        click.echo(render_text(report))
 
 
 @main.command(name="eval")

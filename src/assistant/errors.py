@@ -112,3 +112,16 @@ class OverBudget(AssistantError):
     exit_code = 1
     http_status = 503
     retry_after = 1
+
+
+class AlreadyVoted(AssistantError):
+    """Feedback for an answer that already has its vote (one vote per answer)."""
+
+    exit_code = 2
+    http_status = 409
+
+
+class Unauthorized(AssistantError):
+    """An admin route without the right token."""
+
+    http_status = 401

@@ -107,6 +107,14 @@ def _model_for(limits: Limits) -> type[BaseModel]:
             f"the conversation so far, oldest first: at most {limits.history_turns} turns and "
             f"{limits.history_chars:,} characters in all"))
 
+        # Issue 12: the page's random conversation id, and which client sent the question; both
+        # optional, kept in the question log (never anything from the request's headers).
+        conversation: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$", description=(
+            "a random id the page makes for this conversation (8-64 of A-Z a-z 0-9 _ -), "
+            "stored with the question; optional"))
+        client: Literal["api", "widget"] = Field(default="api", description=(
+            "who asks: the embeddable widget says \"widget\"; anything else is \"api\""))
+
         @field_validator("history", mode="before")
         @classmethod
         def _none_is_no_history(cls, value: Any) -> Any:
@@ -126,15 +134,29 @@ def ask_request_model(settings: Settings) -> type[BaseModel]:
     return _model_for(Limits.of(settings))
 
 
-def validate_request(payload: Any, settings: Settings) -> tuple[str, list[dict]]:
-    """The question (stripped) and the history turns of `payload`, or the error to show."""
+@dataclass(frozen=True)
+class Ask:
+    question: str
+    history: list[dict]
+    conversation: str | None = None
+    client: str = "api"
+
+
+def validate_ask(payload: Any, settings: Settings) -> Ask:
+    """The whole request: question (stripped), history, conversation id and client."""
     model = ask_request_model(settings)
     try:
         request = model.model_validate(payload)
     except ValidationError as error:
         raise _user_error(error.errors()[0], Limits.of(settings)) from None
     history = [{"role": turn.role, "content": turn.content} for turn in request.history]
-    return request.question.strip(), history
+    return Ask(request.question.strip(), history, request.conversation, request.client)
+
+
+def validate_request(payload: Any, settings: Settings) -> tuple[str, list[dict]]:
+    """The question (stripped) and the history turns of `payload`, or the error to show."""
+    ask = validate_ask(payload, settings)
+    return ask.question, ask.history
 
 
 def _user_error(detail: Any, limits: Limits) -> AssistantError:
@@ -145,6 +167,10 @@ def _user_error(detail: Any, limits: Limits) -> AssistantError:
             return HistoryTooLong(f"the history is {detail['ctx']['total']:,} characters long in all; "
                                   f"the limit is {limits.history_chars:,}")
         return InputError(OBJECT_SHAPE)
+    if loc[0] == "conversation":
+        return InputError("conversation must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+    if loc[0] == "client":
+        return InputError('client must be "api" or "widget"')
     if loc[0] == "question":
         if kind == "missing":
             return InputError(OBJECT_SHAPE)

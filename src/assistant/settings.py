@@ -75,6 +75,21 @@ class Settings(BaseSettings):
         description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed; "
         "empty = none (the peer address is the client)",
     )
+    # The question log (issue 12): one record per answer, written off the request path.
+    # Off = nothing is written and feedback is refused. The default database is a SQLite
+    # file beside the index (questions.db in the index's parent folder); several `serve`
+    # replicas share one PostgreSQL database instead.
+    log: bool = Field(default=True, description="keep the question log (off/false = no log)")
+    log_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql://...; unset = questions.db beside the index")
+    log_retention_days: int = Field(default=90, ge=1, le=3650,
+                                    description="records older than this are deleted (at start, then daily)")
+    log_queue_size: int = Field(default=10_000, ge=1,
+                                description="records waiting to be written at most; past it they are dropped")
+    # /admin/insights exists only when this is set, and answers only to `Authorization:
+    # Bearer <token>`. Short tokens are refused: they can be guessed.
+    admin_token: str | None = Field(default=None, min_length=16,
+                                    description="enables /admin/insights (Bearer token)")
 
     @field_validator("site_base_url")
     @classmethod
@@ -85,6 +100,21 @@ class Settings(BaseSettings):
                       or any(c.isspace() for c in value)):
             raise ValueError(f"must be an http(s) URL or empty, got {value!r}")
         return value
+
+    @field_validator("log_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a sqlite:///... or postgresql://... URL")
+        return value
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -23,8 +23,9 @@ from .answer import Answer, Source, example_questions
 from .catalogue import Catalogue
 from .chat import Assistant
 from .corpus import BULLET, split_row
-from .errors import InputError, TooManyRequests
+from .errors import AlreadyVoted, AssistantError, InputError, TooManyRequests
 from .phrases import period_phrase, place_name
+from .questionlog import Feedback
 from .ratelimit import RateLimiter
 from .request import trim_history
 from .vocab import COUNTRY
@@ -276,7 +277,10 @@ def sources_html(sources: list[Source], lang: str = "en") -> str | None:
 
 def reply_messages(answer: Answer, lang: str = "en", scale_max: float | None = None
                    ) -> list[gr.ChatMessage]:
-    messages = [gr.ChatMessage(content=escape_markdown(answer.answer))]
+    # The answer's id rides in the metadata (no title: not shown as a "thought"), for the
+    # like event and for clients of the /chat API.
+    metadata = {"id": answer.id} if answer.id else {}
+    messages = [gr.ChatMessage(content=escape_markdown(answer.answer), metadata=metadata)]
     # Strings, not gr.HTML: the /chat API returns replies as JSON.
     for block in (salary_chart(answer.facts, lang, scale_max), sources_html(answer.sources, lang)):
         if block:
@@ -310,7 +314,8 @@ def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.B
         # The page keeps the whole conversation; the core takes its most recent turns.
         turns = trim_history(plain_history(history), assistant.settings)
         try:
-            answer = assistant.ask(message, turns)
+            answer = assistant.ask(message, turns, interface="chat",
+                                   conversation=getattr(request, "session_hash", None))
         except InputError as error:  # shown in the conversation, like any other reply
             return [gr.ChatMessage(content=escape_markdown(f"Sorry: {error}."))]
         # The labels follow the answer's language, which is the question's (or the
@@ -323,7 +328,7 @@ def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.B
                    f"{', '.join(catalogue.roles)} — {places}. Every answer cites its guide.")
     examples = example_questions(catalogue, "en")
     placeholder = f"Ask a question, for example: {examples[0]}" if examples else "Ask a question"
-    return gr.ChatInterface(
+    page = gr.ChatInterface(
         respond,
         chatbot=text_chatbot(sanitize_html=True, allow_tags=False, show_label=False, scale=1,
                              min_height=240, latex_delimiters=[], buttons=["copy_all"],
@@ -340,6 +345,47 @@ def build_chat(assistant: Assistant, limiter: RateLimiter | None = None) -> gr.B
         save_history=False,
         fill_height=True,
     )
+
+    def rate(history: list[Any], data: gr.LikeData, request: gr.Request) -> None:
+        """👍/👎 under a reply: the vote on the answer that reply belongs to."""
+        if data.liked is True or data.liked == "Like":
+            rating = "up"
+        elif data.liked is False or data.liked == "Dislike":
+            rating = "down"
+        else:  # a vote taken back: the log keeps the first vote only
+            return
+        answer_id = answer_id_at(history, data.index)
+        if answer_id is None:
+            return
+        try:
+            if limiter is not None:
+                limiter.take(request)
+            assistant.question_log.feedback(Feedback(answer_id, rating, None))
+        except AlreadyVoted:
+            gr.Info("This answer already has your vote.")
+        except AssistantError as error:
+            gr.Warning(f"Your vote was not saved: {error}.")
+
+    with page:
+        page.chatbot.like(rate, inputs=[page.chatbot], outputs=None, api_name=False,
+                          show_progress="hidden")
+    return page
+
+
+def answer_id_at(history: list[Any] | None, index: Any) -> str | None:
+    """The answer id of the reply at `index` (a chart or sources message belongs to the
+    answer text before it)."""
+    position = index[0] if isinstance(index, list | tuple) else index
+    if not isinstance(position, int) or not history:
+        return None
+    for message in reversed(list(history)[:position + 1]):
+        message = message if isinstance(message, dict) else getattr(message, "__dict__", {})
+        if message.get("role") == "user":
+            return None
+        answer_id = (message.get("metadata") or {}).get("id")
+        if isinstance(answer_id, str):
+            return answer_id
+    return None
 
 
 def mount_options() -> dict[str, Any]:

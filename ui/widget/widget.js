@@ -10,7 +10,11 @@
  * never parsed as HTML. data-assistant-url defaults to the origin this script came from.
  * When a request fails before any response, a no-cors GET {assistant-url}/api/health tells
  * "this site's origin is not allowed" apart from "the server is down".
- * The widget stores nothing (no cookies, no localStorage) and loads nothing else.
+ * The widget stores nothing (no cookies, no localStorage) and loads nothing else. A random
+ * conversation id is made when the page loads and kept in memory only; it is sent with each
+ * question (with client "widget") so the question log can group a conversation's questions.
+ * Each answer gets 👍/👎 buttons (drawn icons) and an optional short comment, sent to
+ * POST {assistant-url}/api/feedback with the answer's id.
  *
  * Staying on screen: the host element is fixed over the *visual* viewport (what the visitor
  * sees), measured with window.visualViewport and rewritten on every resize, scroll and pinch
@@ -53,7 +57,9 @@
       rateLimited: "Too many questions in a short time. Please wait a minute, then ask again.",
       timeout: "The assistant took too long to answer. Please try again.",
       tooLong: "That question is too long (the limit is {n} characters).",
-      generic: "Something went wrong while answering. Please try again."
+      generic: "Something went wrong while answering. Please try again.",
+      voteUp: "Helpful", voteDown: "Not helpful", comment: "Add a comment (optional)",
+      sendVote: "Send", thanks: "Thanks for your feedback.", voteFailed: "Your vote was not saved: "
     },
     nl: {
       title: "Wervingsassistent", open: "Open de wervingsassistent", close: "Sluit de wervingsassistent",
@@ -66,7 +72,9 @@
       rateLimited: "Te veel vragen in korte tijd. Wacht een minuut en vraag het dan opnieuw.",
       timeout: "De assistent deed er te lang over. Probeer het opnieuw.",
       tooLong: "Die vraag is te lang (maximaal {n} tekens).",
-      generic: "Er ging iets mis bij het antwoorden. Probeer het opnieuw."
+      generic: "Er ging iets mis bij het antwoorden. Probeer het opnieuw.",
+      voteUp: "Nuttig", voteDown: "Niet nuttig", comment: "Opmerking (optioneel)",
+      sendVote: "Verstuur", thanks: "Bedankt voor je feedback.", voteFailed: "Je stem is niet bewaard: "
     },
     fr: {
       title: "Assistant de recrutement", open: "Ouvrir l'assistant de recrutement",
@@ -81,7 +89,9 @@
       rateLimited: "Trop de questions en peu de temps. Attendez une minute, puis réessayez.",
       timeout: "L'assistant a mis trop de temps à répondre. Veuillez réessayer.",
       tooLong: "Cette question est trop longue (au plus {n} caractères).",
-      generic: "Une erreur s'est produite pendant la réponse. Veuillez réessayer."
+      generic: "Une erreur s'est produite pendant la réponse. Veuillez réessayer.",
+      voteUp: "Utile", voteDown: "Pas utile", comment: "Un commentaire (facultatif)",
+      sendVote: "Envoyer", thanks: "Merci pour votre avis.", voteFailed: "Votre avis n'a pas été enregistré : "
     }
   };
   // The host page's language ("nl-BE" -> "nl"); English for any other or none.
@@ -94,6 +104,7 @@
     tooLong: T.tooLong.replace("{n}", MAX_QUESTION_CHARS.toLocaleString(LANG)), generic: T.generic
   };
   var PHONE_MAX_WIDTH = 520; // a visual viewport this narrow gets the full-height sheet
+  var MAX_COMMENT_CHARS = 500; // the server's limit on a feedback comment
 
   var CSS = [
     // Until place() runs (and without visualViewport): the bottom-right corner of the window.
@@ -145,6 +156,18 @@
     ".send { all: unset; box-sizing: border-box; cursor: pointer; padding: 0 14px; border-radius: 8px;",
     "  background: #1d4ed8; color: #fff; font-weight: 600; display: flex; align-items: center; }",
     ".send[disabled] { opacity: .5; cursor: default; }",
+    ".feedback { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin-top: 6px; white-space: normal; }",
+    ".vote { all: unset; box-sizing: border-box; cursor: pointer; display: inline-flex; align-items: center;",
+    "  justify-content: center; width: 30px; height: 26px; border: 1px solid #d1d5db; border-radius: 6px; color: #374151; }",
+    ".vote[aria-pressed='true'] { background: #dbeafe; border-color: #1d4ed8; color: #1d4ed8; }",
+    ".vote[disabled] { cursor: default; opacity: .6; }",
+    ".comment { display: flex; gap: 6px; flex: 1 1 100%; }",
+    ".comment[hidden] { display: none; }",
+    ".comment input { flex: 1; min-width: 0; font: inherit; font-size: 12px; padding: 4px 6px; border: 1px solid #9ca3af;",
+    "  border-radius: 6px; color: inherit; background: #fff; }",
+    ".comment button { all: unset; cursor: pointer; font-size: 12px; padding: 2px 10px; border-radius: 6px;",
+    "  background: #1d4ed8; color: #fff; }",
+    ".feedback-note { font-size: 12px; color: #374151; }",
     ".sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }"
   ].join("\n");
 
@@ -168,6 +191,35 @@
     path.setAttribute("fill", "currentColor");
     svg.appendChild(path);
     return svg;
+  }
+
+  function thumbIcon(down) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linejoin", "round");
+    if (down) { path.setAttribute("transform", "rotate(180 12 12)"); }
+    svg.appendChild(path);
+    return svg;
+  }
+
+  // A random id for this page's conversation: in memory only, never stored.
+  function randomId() {
+    var bytes = new Uint8Array(16);
+    if (window.crypto && window.crypto.getRandomValues) {
+      window.crypto.getRandomValues(bytes);
+    } else {
+      for (var i = 0; i < bytes.length; i++) { bytes[i] = Math.floor(Math.random() * 256); }
+    }
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
   class AssistantWidget extends HTMLElement {
@@ -265,6 +317,7 @@
 
     var history = [];
     var busy = false;
+    var conversation = randomId();
 
     function setOpen(open) {
       panel.hidden = !open;
@@ -341,6 +394,69 @@
       log.scrollTop = log.scrollHeight;
     }
 
+    // 👍/👎 under an answer; a vote opens an optional comment, and Send (or Enter) posts both.
+    function addFeedback(node, answerId) {
+      var bar = el("div", "feedback");
+      var up = el("button", "vote up");
+      var down = el("button", "vote down");
+      var chosen = null;
+      [[up, T.voteUp, "up", false], [down, T.voteDown, "down", true]].forEach(function (spec) {
+        var button = spec[0];
+        button.type = "button";
+        button.title = spec[1];
+        button.setAttribute("aria-label", spec[1]);
+        button.setAttribute("aria-pressed", "false");
+        button.appendChild(thumbIcon(spec[3]));
+        button.addEventListener("click", function () {
+          chosen = spec[2];
+          up.setAttribute("aria-pressed", chosen === "up" ? "true" : "false");
+          down.setAttribute("aria-pressed", chosen === "down" ? "true" : "false");
+          comment.hidden = false;
+          field.focus();
+        });
+        bar.appendChild(button);
+      });
+      var comment = el("div", "comment");
+      comment.hidden = true;
+      var field = el("input");
+      field.type = "text";
+      field.maxLength = MAX_COMMENT_CHARS;
+      field.placeholder = T.comment;
+      field.setAttribute("aria-label", T.comment);
+      var submit = el("button", "", T.sendVote);
+      submit.type = "button";
+      comment.appendChild(field);
+      comment.appendChild(submit);
+      bar.appendChild(comment);
+
+      function post() {
+        if (!chosen || submit.disabled) { return; }
+        submit.disabled = up.disabled = down.disabled = field.disabled = true;
+        var body = { id: answerId, rating: chosen };
+        if (field.value.trim()) { body.comment = field.value.trim(); }
+        fetch(baseUrl + "/api/feedback", {
+          method: "POST", mode: "cors", credentials: "omit",
+          headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+        }).then(function (response) {
+          return response.json().catch(function () { return null; }).then(function (data) {
+            return { ok: response.ok, body: data };
+          });
+        }).then(function (result) {
+          comment.remove();
+          var why = result.body && typeof result.body.error === "string" ? result.body.error : "";
+          bar.appendChild(el("span", "feedback-note", result.ok ? T.thanks : T.voteFailed + why));
+        }, function () {
+          comment.remove();
+          bar.appendChild(el("span", "feedback-note", T.voteFailed + MESSAGES.unreachable));
+        });
+      }
+      submit.addEventListener("click", post);
+      field.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && !event.isComposing) { event.preventDefault(); post(); }
+      });
+      node.appendChild(bar);
+    }
+
     function failure(status, body) {
       if (status === 429) { return MESSAGES.rateLimited; }
       if (status === 413) { return MESSAGES.tooLong; }
@@ -394,7 +510,7 @@
         mode: "cors",
         credentials: "omit",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question, history: sent }),
+        body: JSON.stringify({ question: question, history: sent, conversation: conversation, client: "widget" }),
         signal: controller ? controller.signal : undefined
       }).then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
@@ -408,6 +524,7 @@
         }
         var node = addMessage("assistant", result.body.answer);
         addSources(node, result.body.sources);
+        if (typeof result.body.id === "string") { addFeedback(node, result.body.id); }
         history.push({ role: "user", content: question });
         history.push({ role: "assistant", content: result.body.answer });
         history = history.slice(-MAX_HISTORY_TURNS);

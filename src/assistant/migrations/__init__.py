@@ -1,0 +1,1 @@
+"""Alembic migrations of the question log's database (questionlog.py runs them at start)."""
