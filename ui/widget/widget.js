@@ -178,37 +178,32 @@
     return node;
   }
 
-  function chatIcon() {
-    // Drawn, not an emoji: pages and systems without an emoji font would show a box.
+  // Icons are drawn, not emoji: pages and systems without an emoji font would show a box.
+  function icon(size, d, attributes) {
     var ns = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", "26");
-    svg.setAttribute("height", "26");
+    svg.setAttribute("width", String(size));
+    svg.setAttribute("height", String(size));
     svg.setAttribute("aria-hidden", "true");
     var path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M4 4h16a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H9l-5 4v-4H4a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1z");
-    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", d);
+    Object.keys(attributes).forEach(function (name) { path.setAttribute(name, attributes[name]); });
     svg.appendChild(path);
     return svg;
   }
 
+  function chatIcon() {
+    return icon(26, "M4 4h16a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H9l-5 4v-4H4a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1z",
+                {fill: "currentColor"});
+  }
+
   function thumbIcon(down) {
-    var ns = "http://www.w3.org/2000/svg";
-    var svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", "16");
-    svg.setAttribute("height", "16");
-    svg.setAttribute("aria-hidden", "true");
-    var path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3");
-    path.setAttribute("fill", "none");
-    path.setAttribute("stroke", "currentColor");
-    path.setAttribute("stroke-width", "2");
-    path.setAttribute("stroke-linejoin", "round");
-    if (down) { path.setAttribute("transform", "rotate(180 12 12)"); }
-    svg.appendChild(path);
-    return svg;
+    var attributes = {fill: "none", stroke: "currentColor", "stroke-width": "2",
+                      "stroke-linejoin": "round"};
+    if (down) { attributes.transform = "rotate(180 12 12)"; }
+    return icon(16, "M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3",
+                attributes);
   }
 
   // A random id for this page's conversation: in memory only, never stored.

@@ -1,5 +1,8 @@
 """The question log: one row per answer, and at most one feedback vote per answer.
 
+The tables are written out here, not imported from `questionlog.py`: a migration is the
+schema as it was at this revision, and must not change when the live model does.
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-05-21
