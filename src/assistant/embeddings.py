@@ -4,7 +4,8 @@ This is the only file that names sentence-transformers or the packaged model. It
 llama-index `BaseEmbedding` so the vector index and retrievers can use it directly. The
 model is loaded from the installed package's folder with the Hugging Face hub forced
 offline: nothing is ever downloaded. Vectors are L2-normalised in float32 (cosine = dot
-product) whatever precision the model computes in.
+product) whatever precision the model computes in. An ingest's many texts go through
+`embed_texts`: sentence-transformers' batches, run by one worker per core (see there).
 
 Precision ("auto"): bfloat16 only where the CPU really computes it. The CPU's own flags are
 read from /proc/cpuinfo; without `avx512_bf16` or `amx_bf16` bfloat16 is emulated, and slower
@@ -226,13 +227,14 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         """Many texts (an ingest's chunks) as unit vectors, float32, one row per text.
 
         The batches are the ones `SentenceTransformer.encode` makes (the texts sorted by
-        length, longest first, `embed_batch_size` at a time), so the vectors are bit for bit
-        the ones it returns. They run on `ingest_workers` threads, each its own batch with one
+        length, longest first, `embed_batch_size` at a time), so the vectors are the ones it
+        returns (bit for bit on this project's machine). They run on worker threads, one per
+        core (at most MAX_INGEST_WORKERS), each taking the next batch and running it with one
         torch thread, instead of one batch at a time on every core: torch's threads wait for
-        each other at every operation, so on a machine whose cores other processes share, a
-        batch runs at the pace of its most descheduled thread (2 OpenMP threads: 28-35 texts/s
-        at load 4-6 on this project's 2 cores, 2 workers: 50-82 texts/s, same run). Idle, the
-        two ways are alike.
+        each other at every operation, so where other processes share the cores a batch runs
+        at the pace of its most descheduled thread. Interleaved in one run on this project's
+        2 cores at load 3.8-5.7: 2 torch threads 32-35 texts/s, 2 workers 50-82 texts/s.
+        A worker's failure is raised here, never left as an unfilled row.
         """
         import torch
 
