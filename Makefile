@@ -70,8 +70,10 @@ report: install
 lint: install
 	$(BIN)/ruff check src tests
 
-# The scale benchmark (issue 5): synthetic guides in a temp folder, ~10-20 min on 2 cores.
-# Never part of `make test`. BENCH_ARGS="--sizes 10,100 --runs 2" for a quick look.
+# The scale benchmark (issue 5): synthetic guides in a temp folder, ~20-40 min on 2 cores
+# (raw encode and the default path are timed in both precisions). Never part of `make test`.
+# BENCH_ARGS="--sizes 10,100 --runs 2" for a quick look, "--parts throughput" for the ingest
+# comparison alone.
 # The answer core on the shipped corpus: ingest seconds, warm answer p50/p95 next to the bare
 # query embedding, cold `assistant ask` next to the bare import (about a minute).
 # Refit the evidence weights and the refusal threshold on the dev split (6 min measured, cores shared);
@@ -87,8 +89,9 @@ bench: install
 
 # Issue 11: the shipped guide next to a 6,000-section guide, a 20 MB file and a bad front
 # matter, ingested by `assistant ingest` into a temp index. Prints wall time, skipped files and
-# whether the shipped guide answers. Target: under 2 min on 2 cores; measured 337 s with the
-# cores shared (load 3-4), nearly all of it embedding the big guide's 12,000 chunks.
+# whether the shipped guide answers. Target: under 2 min on 2 cores; measured 92.5 s (load
+# 1.8 -> 1.7) and 153.6 s (load 2.2 -> 3.0) with the cores shared, against 97.6 s and 163.5 s
+# before the embedding workers, interleaved. Embedding-bound: ~93 s of two free cores for 12,054 chunks.
 ingest-faults: install
 	$(BIN)/python eval/ingest_faults.py
 

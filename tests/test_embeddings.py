@@ -117,3 +117,77 @@ def test_precision_choice_times_only_where_bfloat16_is_native():
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="embed_precision"):
         Settings(embed_precision="float16")
+
+
+# Lengths from a few words to past the model's 256 word pieces, in no order: three batches
+# of 64, so the ingest's workers each take several.
+MANY = [f"{i} " + " ".join(["hiring backend developers in Leuven"] * (1 + i * 7 % 23))
+        for i in range(150)]
+
+
+def test_ingest_batches_are_sentence_transformers_vectors(embedders):
+    import torch
+
+    embedder = embedders["float32"]
+    model = embedder.load()
+    torch.set_num_threads(embedder._batch_threads)
+    expected = torch.nn.functional.normalize(model.encode(
+        MANY, batch_size=embedder.embed_batch_size, normalize_embeddings=False,
+        convert_to_tensor=True, show_progress_bar=False).float(), dim=1).numpy()
+    torch.set_num_threads(1)  # as a busy machine's last question left it
+    vectors = embedder.embed_texts(MANY)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(MANY), 384)
+    # The same batches as `encode`, one torch thread per worker: equal to float rounding
+    # (bit for bit on this project's machine).
+    assert np.abs(vectors - expected).max() < 1e-6
+    # every core again for whoever comes next (ours ran as workers of one thread each)
+    assert torch.get_num_threads() == embedder._batch_threads
+
+
+class _LengthModel:
+    """Stands in for the sentence-transformers model: a text's vector is (length, 1)."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+        self.batches: list[list[str]] = []
+
+    def preprocess(self, texts):
+        self.batches.append(list(texts))
+        return texts
+
+    def __call__(self, texts):
+        import torch
+
+        if self.fail_on in texts:
+            raise RuntimeError(f"cannot embed {self.fail_on!r}")
+        return {"sentence_embedding": torch.tensor([[float(len(t)), 1.0] for t in texts])}
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_worker_batches_come_back_in_the_callers_order(workers):
+    from pathlib import Path
+
+    from assistant.embeddings import SentenceTransformerEmbedding
+
+    embedder = SentenceTransformerEmbedding(Path("unused"), batch_size=4)
+    embedder._model, embedder._batch_threads = _LengthModel(), workers
+    texts = ["x" * (i * 5 % 17 + 1) for i in range(30)]
+    vectors = embedder.embed_texts(texts)
+    raw = np.array([[len(t), 1.0] for t in texts])
+    assert np.allclose(vectors, raw / np.linalg.norm(raw, axis=1, keepdims=True))
+    # sentence-transformers' batches: longest first, 4 at a time (taken in that order)
+    batches = embedder._model.batches
+    assert [len(batch) for batch in batches] == [4] * 7 + [2]
+    lengths = [len(text) for batch in batches for text in batch]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_a_worker_failure_is_raised_not_lost():
+    from pathlib import Path
+
+    from assistant.embeddings import SentenceTransformerEmbedding
+
+    embedder = SentenceTransformerEmbedding(Path("unused"), batch_size=2)
+    embedder._model, embedder._batch_threads = _LengthModel(fail_on="boom"), 2
+    with pytest.raises(RuntimeError, match="cannot embed 'boom'"):
+        embedder.embed_texts(["a", "bb", "boom", "cccc", "ddddd", "e"])

@@ -231,3 +231,32 @@ def test_a_record_of_another_format_version_is_stale_and_re_ingested(tmp_path, f
     report = ingest(settings, fake_embedder)
     assert report.writes == 0  # the chunks are the same; only the guide's record is rewritten
     assert len(Store(settings).load_guides()) == len(records["ids"])
+
+
+def test_identical_texts_are_embedded_once_and_each_chunk_keeps_its_own_vector(tmp_path):
+    import numpy as np
+    from llama_index.core.schema import MetadataMode
+
+    from assistant.corpus import load_corpus
+    from conftest import FakeEmbedding
+
+    class Counting(FakeEmbedding):
+        embedded: list[str] = []
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            self.embedded.extend(texts)
+            return [self._vector(text) for text in texts]
+
+    embedder = Counting()
+    settings = Settings(corpus=copy_corpus(FIXTURE_GUIDES, tmp_path / "c"), index=tmp_path / "i")
+    report = ingest(settings, embedder)
+    guides, _ = load_corpus(settings.corpus)
+    texts = {node.node_id: node.get_content(metadata_mode=MetadataMode.EMBED)
+             for guide in guides for node in guide_nodes(guide)}
+    # The fixtures repeat some lines (a shared footer, one-company lists) across guides.
+    assert len(set(texts.values())) < len(texts) == report.added
+    assert sorted(embedder.embedded) == sorted(set(texts.values()))
+    stored = chromadb.PersistentClient(path=str(settings.index)).get_collection(
+        "assistant_chunks").get(include=["embeddings"])
+    for cid, vector in zip(stored["ids"], stored["embeddings"], strict=True):
+        assert np.allclose(vector, embedder._vector(texts[cid]), atol=1e-6), cid
