@@ -231,8 +231,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         length, longest first, `embed_batch_size` at a time), so the vectors are the ones it
         returns (bit for bit on this project's machine). They run on worker threads, one per
         core (past MAX_INGEST_WORKERS, sharing the cores), each taking the next batch and
-        running it with one torch thread, instead of one batch at a time on every core: torch's threads wait for
-        each other at every operation, so where other processes share the cores a batch runs
+        running it with one torch thread, instead of one batch at a time on every core:
+        torch's threads wait for each other at every operation, so where other processes
+        share the cores a batch runs
         at the pace of its most descheduled thread. Interleaved in one run on this project's
         2 cores at load 3.8-5.7: 2 torch threads 32-35 texts/s, 2 workers 50-82 texts/s.
         A worker's failure is raised here, never left as an unfilled row.
