@@ -7,7 +7,9 @@
   next to the bare `SentenceTransformer.encode` of the same questions, measured right after
   each answer;
 - wall time of a cold `assistant ask` next to a bare `import sentence_transformers` plus
-  loading the packaged model (what any use of the model pays), and `assistant --help`.
+  loading the packaged model (what any use of the model pays), and `assistant --help`; the
+  cold ask both with the model in its own process (the default, `model.ModelProcess`) and in
+  the command's process (`ASSISTANT_MODEL_PROCESS=false`), interleaved.
 
 Indexes go to a temporary folder. `eval/bench.py` is the scale benchmark (synthetic guides,
 1,000-guide figures); this script only measures, it asserts nothing.
@@ -88,11 +90,13 @@ def main(argv: list[str] | None = None) -> None:
             model.encode([question], normalize_embeddings=True, show_progress_bar=False)
             bare.append((time.perf_counter() - started) * 1000)
         env = {"ASSISTANT_INDEX": str(settings.index), "ASSISTANT_CORPUS": str(args.corpus)}
-        cold_import, cold_ask = [], []
+        cold_import, cold_ask, cold_ask_one_process = [], [], []
         help_seconds = []
+        ask = [str(BIN / "assistant"), "ask", "What does a senior backend developer earn in Leuven?"]
         for _ in range(args.runs):  # interleaved: a busy machine slows both sides alike
-            cold_ask.append(wall([str(BIN / "assistant"), "ask", "What does a senior backend developer "
-                                  "earn in Leuven?"], env)[0])
+            cold_ask.append(wall(ask, env)[0])
+            # The model loaded in the command's own process (before model.ModelProcess).
+            cold_ask_one_process.append(wall(ask, {**env, "ASSISTANT_MODEL_PROCESS": "false"})[0])
             cold_import.append(wall([sys.executable, "-c", BARE_MODEL_LOAD], env)[0])
             help_seconds.append(wall([str(BIN / "assistant"), "--help"], env)[0])
         figures = {
@@ -108,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
             "cold_ask_seconds_median": round(med(cold_ask), 2),
             "bare_import_and_model_load_seconds_median": round(med(cold_import), 2),
             "cold_ask_over_bare": round(med(cold_ask) / med(cold_import), 2),
+            "cold_ask_one_process_seconds_median": round(med(cold_ask_one_process), 2),
+            "cold_ask_one_process_over_bare": round(med(cold_ask_one_process) / med(cold_import), 2),
             "help_seconds_median": round(med(help_seconds), 2),
             "precision": embedder.describe(),
             "load_average": [round(x, 2) for x in os.getloadavg()],

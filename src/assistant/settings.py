@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # forward pass of the model; a lone question never waits. Off = each request embeds its
     # own question, as before.
     embed_batching: bool = True
+    # A one-shot command (`assistant ask`) loads the model in a second process while this
+    # one imports llama-index and opens the index (model.ModelProcess); off = one process.
+    model_process: bool = True
     embed_batch_max: int = Field(default=32, ge=1, description="questions per forward pass at most")
     embed_batch_wait_ms: float = Field(
         default=3.0, ge=0, le=100,

@@ -1,0 +1,95 @@
+"""The packaged model in a process of its own (`model.ModelProcess`, used by one-shot
+commands): the same vectors as in this process, clean errors when it cannot load or dies, and
+`assistant ask` answering identically with it on and off."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import ProcessEmbedding
+from assistant.errors import ModelUnavailable
+from assistant.model import ModelProcess
+from conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+QUESTIONS = [
+    "What does a senior backend developer earn in Leuven?",
+    "Wat verdient een junior ontwikkelaar in Gent?",
+    "salary",
+]
+
+
+@pytest.fixture(scope="module")
+def process():
+    started = ModelProcess()
+    yield started
+    started.close()
+
+
+def test_vectors_match_this_process(process, real_embedder):
+    remote = ProcessEmbedding(process)
+    for question in QUESTIONS:
+        assert np.allclose(remote.get_query_embedding(question),
+                           real_embedder.get_query_embedding(question), atol=1e-6)
+    assert np.allclose(remote.embed_queries(QUESTIONS), real_embedder.embed_queries(QUESTIONS),
+                       atol=1e-6)
+    assert remote.uncased == real_embedder.uncased
+    assert remote.describe()["precision"] == real_embedder.describe()["precision"]
+
+
+def test_a_model_that_cannot_load_is_a_clean_error(tmp_path):
+    broken = ModelProcess(tmp_path / "no-model-here")
+    try:
+        with pytest.raises(ModelUnavailable, match="embedding model failed"):
+            broken.embed(["anything"])
+    finally:
+        broken.close()
+
+
+def test_a_dead_process_is_a_clean_error_not_a_hang():
+    dying = ModelProcess()
+    try:
+        dying.ready()
+        os.kill(dying._process.pid, signal.SIGKILL)
+        with pytest.raises(ModelUnavailable, match="ended"):
+            dying.embed(["What do juniors earn in Leuven?"])
+    finally:
+        dying.close()
+
+
+def test_close_ends_the_process():
+    short = ModelProcess()
+    short.ready()
+    short.close()
+    assert not short._process.is_alive()
+    short.close()  # twice is fine
+
+
+@pytest.mark.parametrize("question", [
+    "What does a senior backend developer earn in Leuven?",
+    "What is the best pizza in Naples?",
+])
+def test_ask_answers_the_same_in_one_process_or_two(shipped_index, question):
+    env = {"ASSISTANT_INDEX": str(shipped_index.index), "ASSISTANT_LOG": "off"}
+    answers = []
+    for separate in ("true", "false"):
+        result = run_cli("ask", "--json", question, env={**env, "ASSISTANT_MODEL_PROCESS": separate})
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        answers.append({key: value for key, value in answer.items() if key not in ("id", "latency_ms")})
+    assert answers[0] == answers[1]
+
+
+def test_ask_with_a_broken_model_exits_1_with_one_line(shipped_index, tmp_path):
+    result = run_cli("ask", "What do juniors earn in Leuven?",
+                     env={"ASSISTANT_INDEX": str(shipped_index.index), "ASSISTANT_LOG": "off",
+                          "ASSISTANT_EMBED_MODEL_PATH": str(tmp_path / "missing")})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: the embedding model failed")
+    assert "Traceback" not in result.stderr
