@@ -8,9 +8,11 @@ assistant. Nothing is timed: waits are upper bounds.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -115,3 +117,18 @@ def test_gradio_chat_api_takes_from_the_same_rate_limit(real_assistant) -> None:
     assert api.status_code == 429 and api.json()["status"] == 429  # one budget for every route
     # Nothing on the chat page uploads files, so Gradio's upload route is closed.
     assert upload.status_code == 404 and upload.json() == {"error": "not found", "status": 404}
+
+
+def test_the_load_generators_raw_client_reads_every_answer(real_assistant) -> None:
+    # eval/load.py's lean client parses responses itself: a misread body would desynchronise
+    # its kept-alive connection, and every later request would count as an error.
+    sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
+    import load
+
+    with serving(real_assistant, rate_limit_per_minute=3, trusted_proxies=["127.0.0.1"]) as url:
+        result = asyncio.run(load.run_load(url, clients=2, duration=1.0,
+                                           requests=[{"question": JUNIOR_LEUVEN}], raw=True))
+    outcomes = result["outcomes"]
+    assert outcomes["200"] == 6 and outcomes["429"] >= 2, outcomes  # 3 each, then limited
+    assert set(outcomes) == {"200", "429"}
+    assert 0 <= result["client_cpu_cores"] < 2
