@@ -86,10 +86,19 @@ def test_ask_answers_the_same_in_one_process_or_two(shipped_index, question):
     assert answers[0] == answers[1]
 
 
-def test_ask_with_a_broken_model_exits_1_with_one_line(shipped_index, tmp_path):
+@pytest.mark.parametrize("separate", ["true", "false"])
+@pytest.mark.parametrize("model, said", [
+    ("missing", "no model folder at"),
+    ("empty", "the embedding model failed: "),  # a folder, but not a model's
+])
+def test_ask_with_a_broken_model_exits_1_with_one_line(shipped_index, tmp_path, separate,
+                                                       model, said):
+    (tmp_path / "empty").mkdir()
     result = run_cli("ask", "What do juniors earn in Leuven?",
                      env={"ASSISTANT_INDEX": str(shipped_index.index), "ASSISTANT_LOG": "off",
-                          "ASSISTANT_EMBED_MODEL_PATH": str(tmp_path / "missing")})
+                          "ASSISTANT_MODEL_PROCESS": separate,
+                          "ASSISTANT_EMBED_MODEL_PATH": str(tmp_path / model)})
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: the embedding model failed")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the embedding model failed") and said in last
     assert "Traceback" not in result.stderr

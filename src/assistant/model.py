@@ -143,7 +143,20 @@ def packaged_model_path() -> Path:
 
 
 def load_model(path: Path, requested: str = "auto") -> tuple[Any, PrecisionChoice]:
-    """The model in eval mode, in the precision chosen for this CPU (see above)."""
+    """The model in eval mode, in the precision chosen for this CPU (see above);
+    `ModelUnavailable` when it cannot be loaded."""
+    if not Path(path).is_dir():  # else sentence-transformers reads it as a hub model id
+        raise ModelUnavailable(f"the embedding model failed: no model folder at {path} "
+                               "(ASSISTANT_EMBED_MODEL_PATH)")
+    try:
+        return _load_model(Path(path), requested)
+    except ModelUnavailable:
+        raise
+    except Exception as error:
+        raise ModelUnavailable(f"the embedding model failed: {type(error).__name__}: {error}") from error
+
+
+def _load_model(path: Path, requested: str) -> tuple[Any, PrecisionChoice]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -220,7 +233,7 @@ def _serve(connection: Any, path: Path, requested: str) -> None:
         all_threads = torch.get_num_threads()
         connection.send(("ready", {"uncased": uncased(model), **choice.to_dict()}))
     except Exception as error:
-        connection.send(("error", f"{type(error).__name__}: {error}"))
+        connection.send(("error", _message(error)))
         return
     while True:
         try:
@@ -233,7 +246,13 @@ def _serve(connection: Any, path: Path, requested: str) -> None:
             set_threads(query_threads(all_threads))
             connection.send(("vectors", forward(model, texts)))
         except Exception as error:
-            connection.send(("error", f"{type(error).__name__}: {error}"))
+            connection.send(("error", _message(error)))
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ModelUnavailable):
+        return str(error)
+    return f"the embedding model failed: {type(error).__name__}: {error}"
 
 
 class ModelProcess:
@@ -261,7 +280,7 @@ class ModelProcess:
             raise ModelUnavailable(f"the embedding model process ended "
                                    f"(exit code {self._process.exitcode})") from None
         if kind == "error":
-            raise ModelUnavailable(f"the embedding model failed: {value}")
+            raise ModelUnavailable(value)
         return value
 
     def ready(self) -> dict[str, Any]:
