@@ -11,7 +11,6 @@ answer given a deadline (the API's time budget) checks it between steps.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -83,6 +82,22 @@ class Trace:
                 self.guides.append(target.guide.title)
 
 
+@dataclass
+class Progress:
+    """One answer in progress: its deadline (a `time.monotonic()` value, or None) and its
+    `Trace`. Passed down the answer's steps, not kept on the shared `Assistant`: the server
+    answers many questions at once on one instance."""
+
+    deadline: float | None = None
+    trace: Trace = field(default_factory=Trace)
+
+    def check(self) -> None:
+        # Checked between steps: each step is bounded by the request limits, so a request
+        # past its budget stops soon after it instead of holding a worker to the end.
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OverBudget("the answer took longer than this server allows; try again")
+
+
 def record_of(answer: Answer, trace: Trace, interface: str, conversation: str | None) -> dict:
     """The question log's record of one answer: nothing but what the answer path saw (no
     request metadata; the conversation id is the page's random one, kept only if well-formed)."""
@@ -115,7 +130,6 @@ class Assistant:
         # no recruiter asked. The interfaces (cli.py, `assistant serve`) pass
         # `open_question_log(settings)`, which honours ASSISTANT_LOG.
         self.question_log = question_log if question_log is not None else NullLog()
-        self._trace = threading.local()
         if embedder is None:
             from .embeddings import default_embedder
 
@@ -125,7 +139,6 @@ class Assistant:
             # which); texts to index pass straight through to `embedder`.
             embedder = query_embedder(settings, embedder)
         self.embedder = embedder
-        self._deadline = threading.local()  # this thread's answer's deadline, if any
         self.settings = settings
         self.model_load_ms: float | None = None  # set by load_model()
         self.calibration = calibration or default_calibration()
@@ -173,15 +186,12 @@ class Assistant:
         at the first step that starts after it, with `OverBudget`. The answer's record goes to
         the question log's queue (never waited for): `interface` is where the question came
         from (api, widget, chat, cli), `conversation` the page's random conversation id."""
-        trace = self._trace.value = Trace()
-        try:
-            answer = self.explain(question, history, deadline=deadline)[0]
-        finally:
-            self._trace.value = None
+        progress = Progress(deadline)
+        answer = self._explain(question, history, progress)[0]
         answer.id = new_answer_id()
         if self.question_log.enabled:
             try:
-                self.question_log.record(record_of(answer, trace, interface, conversation))
+                self.question_log.record(record_of(answer, progress.trace, interface, conversation))
             except Exception:  # the log never fails an answer
                 pass
         return answer
@@ -193,32 +203,23 @@ class Assistant:
     def explain(self, question: Any, history: Any = None, *, deadline: float | None = None
                 ) -> tuple[Answer, dict[str, Ranking]]:
         """The answer, and each routed guide's ranked evidence behind it (for the eval)."""
+        return self._explain(question, history, Progress(deadline))
+
+    def _explain(self, question: Any, history: Any, progress: Progress
+                 ) -> tuple[Answer, dict[str, Ranking]]:
         started = time.perf_counter()
         text, turns = validate_request({"question": question, "history": history}, self.settings)
-        trace = getattr(self._trace, "value", None)
-        if trace is not None:
-            trace.question = text
-        self._deadline.value = deadline
-        try:
-            with self.embedder.answering(), server_errors(self.settings):
-                parts = question_parts(text)
-                if len(parts) == 2:
-                    answer, rankings = self._two_parts(text, parts, turns)
-                else:
-                    answer, rankings = self._answer(self.understand(text, turns))
-        finally:
-            self._deadline.value = None
+        progress.trace.question = text
+        with self.embedder.answering(), server_errors(self.settings):
+            parts = question_parts(text)
+            if len(parts) == 2:
+                answer, rankings = self._two_parts(text, parts, turns, progress)
+            else:
+                answer, rankings = self._answer(self.understand(text, turns), progress)
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer, rankings
 
-    def _within_budget(self) -> None:
-        # Checked between steps: each step is bounded by the request limits, so a request
-        # past its budget stops soon after it instead of holding a worker to the end.
-        deadline = getattr(self._deadline, "value", None)
-        if deadline is not None and time.monotonic() > deadline:
-            raise OverBudget("the answer took longer than this server allows; try again")
-
-    def _two_parts(self, text: str, parts: list[str], turns: list[dict]
+    def _two_parts(self, text: str, parts: list[str], turns: list[dict], progress: Progress
                    ) -> tuple[Answer, dict[str, Ranking]]:
         """A message asking two things gets both answers, or the one the guides give and a
         word on the other part. The second part is read in the first one's context (its
@@ -226,22 +227,22 @@ class Assistant:
         guides at all, the message is answered whole."""
         first_query = self.understand(parts[0], turns)
         second_query = self.understand(parts[1], [*turns, {"role": "user", "content": parts[0]}])
-        first, first_rankings = self._answer(first_query)
-        self._within_budget()
-        second, second_rankings = self._answer(second_query)
+        first, first_rankings = self._answer(first_query, progress)
+        progress.check()
+        second, second_rankings = self._answer(second_query, progress)
         answered = [a for a in (first, second) if not a.abstained]
         if (not answered or any(a.kind in ("smalltalk", "clarify") for a in (first, second))
                 or (not first.sources and not first.abstained)
                 or (not second.sources and not second.abstained)):
-            self._within_budget()
-            return self._answer(self.understand(text, turns))
+            progress.check()
+            return self._answer(self.understand(text, turns), progress)
         rankings = {**second_rankings, **first_rankings}
         if len(answered) == 1:
             # One part answered: only when the message as a whole is supported too. Otherwise
             # the answered part is likely a side word ("Do Leuven companies give stock
             # options, and how much equity…?" is not a question about the companies list).
-            self._within_budget()
-            whole = self._answer(self.understand(text, turns))
+            progress.check()
+            whole = self._answer(self.understand(text, turns), progress)
             if whole[0].abstained:
                 return whole
             missing = parts[1] if answered[0] is first else parts[0]
@@ -288,11 +289,10 @@ class Assistant:
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
                           self.calibration, headings, sections, query.form)
 
-    def _answer(self, query: Query) -> tuple[Answer, dict[str, Ranking]]:
-        self._within_budget()
-        trace = getattr(self._trace, "value", None)
-        if trace is not None:
-            trace.note(query)
+    def _answer(self, query: Query, progress: Progress) -> tuple[Answer, dict[str, Ranking]]:
+        progress.check()
+        trace = progress.trace
+        trace.note(query)
         if query.smalltalk:
             return smalltalk(query, self.catalogue), {}
         if not query.has_slots and not query.terms:
@@ -310,16 +310,15 @@ class Assistant:
                 return refusal(say("choose_guide", query.lang,
                                    coverage=coverage(self.catalogue, query.lang)), "clarify"), {}
             route = Route(targets=[Target(self.catalogue.by_key[holders[0]], None)])
-        if trace is not None:
-            trace.routed(route)
+        trace.routed(route)
         embedding = self.retriever.embed(query.search_text)
         covered = {t.asked_place for t in route.targets} | {t.guide.city for t in route.targets}
         references = tuple(p for p in query.places if p not in covered and p != COUNTRY)
         rankings = {}
         for target in route.targets:  # a country-wide question can route to many guides
-            self._within_budget()
+            progress.check()
             rankings[target.guide.key] = self.rank(query, target, embedding, references)
-        self._within_budget()
+        progress.check()
         answer = compose(query, route, self.catalogue, rankings, self.calibration.threshold)
         if answer.abstained and not query.has_slots:
             return _refused(off_topic(query, self.catalogue), "off_topic"), rankings
