@@ -100,7 +100,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         import torch
 
-        from assistant.embeddings import QUERY_THREADS_BUSY, default_embedder
+        from assistant.embeddings import default_embedder
+        from assistant.model import QUERY_THREADS_BUSY
         from assistant.settings import Settings
 
         self.args = args

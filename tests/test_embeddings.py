@@ -7,13 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embeddings import (
-    BF16_FLAGS,
-    choose_precision,
-    cpu_flags,
-    default_embedder,
-    native_bfloat16,
-)
+from assistant.embeddings import default_embedder
+from assistant.model import BF16_FLAGS, choose_precision, cpu_flags, native_bfloat16
 from assistant.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -19,18 +19,13 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from .model import (  # noqa: F401  (re-exported: the model's facts, one import away)
-    BF16_FLAGS,
+from .model import (
     MAX_INGEST_WORKERS,
     MODEL_NAME,
-    QUERY_THREADS_BUSY,
     ModelProcess,
     PrecisionChoice,
-    choose_precision,
-    cpu_flags,
     forward,
     load_model,
-    native_bfloat16,
     packaged_model_path,
     query_threads,
     set_threads,
@@ -108,9 +103,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         core (past MAX_INGEST_WORKERS, sharing the cores), each taking the next batch and
         running it with one torch thread, instead of one batch at a time on every core:
         torch's threads wait for each other at every operation, so where other processes
-        share the cores a batch runs
-        at the pace of its most descheduled thread. Interleaved in one run on this project's
-        2 cores at load 3.8-5.7: 2 torch threads 32-35 texts/s, 2 workers 50-82 texts/s.
+        share the cores a batch runs at the pace of its most descheduled thread.
+        Interleaved in one run on this project's 2 cores at load 3.8-5.7: 2 torch threads
+        32-35 texts/s, 2 workers 50-82 texts/s.
         A worker's failure is raised here, never left as an unfilled row.
         """
         import torch
