@@ -134,12 +134,23 @@ class TermWeights:
         """The IDF-weighted share of `terms` that no guide uses at all."""
         return 1.0 - self.coverage(terms, set(self._df)) if terms else 0.0
 
-    def coverage(self, terms: tuple[str, ...], found: set[str]) -> float:
-        if not terms:
-            return 0.0
+    def coverage(self, terms: tuple[str, ...], found: set[str] | frozenset[str]) -> float:
+        return self.weighed(terms).coverage(found)
+
+    def weighed(self, terms: tuple[str, ...]) -> WeighedTerms:
+        """`terms` stemmed with their IDF, once for a question's many units."""
         wanted = {stem(t) for t in terms}
-        total = sum(self.idf(s) for s in wanted)
-        return sum(self.idf(s) for s in wanted if s in found) / total if total else 0.0
+        return WeighedTerms(tuple((s, self.idf(s)) for s in wanted))
+
+
+@dataclass(frozen=True)
+class WeighedTerms:
+    weighed: tuple[tuple[str, float], ...]
+
+    def coverage(self, found: set[str] | frozenset[str]) -> float:
+        """The IDF-weighted share of the terms that `found` holds."""
+        total = sum(idf for _s, idf in self.weighed)
+        return sum(idf for s, idf in self.weighed if s in found) / total if total else 0.0
 
 
 @dataclass
@@ -225,6 +236,37 @@ def counted_stems(node: TextNode) -> frozenset[str]:
     return _cached_stems("count:" + node.metadata["digest"], node.metadata["quote"], full_stem)
 
 
+@dataclass(frozen=True)
+class UnitFacts:
+    """What a unit's own text states, whatever the question: read once per unit."""
+
+    money: bool
+    counted: bool
+    relation: bool
+    duration: bool
+    levels: frozenset[str]  # the seniority levels a table row or table is labelled with
+
+
+_FACTS: dict[str, UnitFacts] = {}
+
+
+def unit_facts(node: TextNode) -> UnitFacts:
+    meta = node.metadata
+    found = _FACTS.get(meta["digest"])
+    if found is None:
+        if len(_FACTS) > 500_000:
+            _FACTS.clear()
+        quote = meta["quote"]
+        levels: frozenset[str] = frozenset()
+        if meta["block"] in ("row", "table"):
+            labels = [line.strip().strip("|").split("|")[0] for line in quote.splitlines()]
+            levels = frozenset(level for label in labels for level in level_of_label(label))
+        found = _FACTS[meta["digest"]] = UnitFacts(
+            bool(MONEY.search(quote)), bool(COUNTED.search(quote)), bool(RELATION.search(quote)),
+            bool(DURATION.search(quote)), levels)
+    return found
+
+
 def _above_median(scores: dict[str, float]) -> dict[str, float]:
     if not scores:
         return {}
@@ -252,35 +294,37 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     scored: list[Scored] = []
     found_anywhere: set[str] = set()
     asked_amount = {stem(w) for w in form.amount_words} if form.amount else set()
+    asked_levels = set(levels)
+    weighed = weights.weighed(terms)
+    # In the signals' own order, so the sum adds up as it always has (ties stay ties).
+    rank_weights = [(name, calibration.rank[name]) for name in RANK_SIGNALS
+                    if calibration.rank.get(name)]
     for node in units:
         meta = node.metadata
+        facts = unit_facts(node)
         found = unit_stems(node)
-        if asked_amount and MONEY.search(meta["quote"]):
+        if asked_amount and facts.money:
             # "What do they make?": an amount is what "make" asks for, so it counts as found.
             found = found | asked_amount
         found_anywhere |= found
-        level = 0.0
-        if levels and meta["block"] in ("row", "table"):
-            labels = [line.strip().strip("|").split("|")[0] for line in meta["quote"].splitlines()]
-            level = 1.0 if any(level_of_label(label) & set(levels) for label in labels) else 0.0
         signals = {
             "dense": max(0.0, dense.get(node.node_id, 0.0)),
             "keyword": keyword.get(node.node_id, 0.0) / top_keyword,
-            "coverage": weights.coverage(terms, found),
-            "level": level,
+            "coverage": weighed.coverage(found),
+            "level": 1.0 if asked_levels & facts.levels else 0.0,
             # An empty section's unit is its heading already: counting it twice would
             # make every empty section outrank the prose that answers.
             "heading": 0.0 if meta["block"] == "empty"
             else headings.get(meta["section"], 0.0),
             "section": sections.get(meta["section"], 0.0),
-            "count": 1.0 if form.count and COUNTED.search(meta["quote"])
+            "count": 1.0 if form.count and facts.counted
             and (not wanted or bool(wanted & counted_stems(node))) else 0.0,
             "names": 1.0 if form.who and meta["block"] in ("item", "list") else 0.0,
-            "money": 1.0 if form.amount and MONEY.search(meta["quote"]) else 0.0,
-            "relation": 1.0 if form.relation and RELATION.search(meta["quote"]) else 0.0,
+            "money": 1.0 if form.amount and facts.money else 0.0,
+            "relation": 1.0 if form.relation and facts.relation else 0.0,
             "reason": 1.0 if form.reason and meta["block"] == "sentence" else 0.0,
         }
-        score = sum(calibration.rank.get(name, 0.0) * value for name, value in signals.items())
+        score = sum(weight * signals.get(name, 0.0) for name, weight in rank_weights)
         scored.append(Scored(node, signals, score))
     scored.sort(key=lambda s: (-s.score, s.meta["order"], s.meta["position"]))
     # Verification, not ranking: "how many X" is answered by a number, "how long" by a
@@ -288,7 +332,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     # guide does not say (below), whatever else the evidence shares with the question.
     def states(unit: Scored) -> bool:
         return ((not form.counted or bool(unit.signals["count"]))
-                and (not form.duration or bool(DURATION.search(unit.meta["quote"]))))
+                and (not form.duration or unit_facts(unit.node).duration))
 
     # Only near the top, and holding as much of the question as the best unit: a number
     # further down, or beside fewer of the question's words, is about something else.

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 
 
 def normalize(text: str) -> str:
+    # The same short strings (headings, names, a repeated question) are normalised on every
+    # answer; a long one (a pasted history turn) is not worth keeping.
+    return _normalize_short(text) if len(text) <= 512 else _normalize(text)
+
+
+@lru_cache(maxsize=16384)
+def _normalize_short(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.lower())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     stripped = re.sub(r"[-_/]", " ", stripped)
