@@ -252,7 +252,7 @@ def server_figures(process: subprocess.Popen | None, url: str) -> dict:
     batching, cache = embedding.get("batching", {}), embedding.get("cache", {})
     figures |= {"batches": batching.get("batches"), "mean_batch": batching.get("mean"),
                 "largest_batch": batching.get("largest"), "cache_hits": cache.get("hits"),
-                "cache_misses": cache.get("misses"),
+                "cache_misses": cache.get("misses"), "cache_shared": cache.get("shared"),
                 "precision": embedding.get("model", {}).get("precision")}
     return figures
 

@@ -250,6 +250,71 @@ def test_query_embedder_caches_questions_not_indexed_texts() -> None:
     assert stats["batching"] == {"enabled": False}
 
 
+class BlockingEmbedder(CountingEmbedder):
+    """Holds every embedding until `release` is set; fails while `error` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.error: Exception | None = None
+
+    def get_query_embedding(self, text: str) -> list[float]:
+        self.started.set()
+        assert self.release.wait(5)
+        if self.error is not None:
+            raise self.error
+        return super().get_query_embedding(text)
+
+
+def _ask_in_threads(embedder: QueryEmbedder, question: str, n: int) -> tuple[list, list]:
+    results: list = []
+    errors: list = []
+
+    def ask() -> None:
+        try:
+            results.append(embedder.get_query_embedding(question))
+        except Exception as error:  # noqa: BLE001 - collected for the test to check
+            errors.append(error)
+
+    first = threading.Thread(target=ask)
+    first.start()
+    assert embedder.inner.started.wait(5)  # the first miss is being embedded
+    others = [threading.Thread(target=ask) for _ in range(n - 1)]
+    for thread in others:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while embedder.stats()["cache"]["shared"] < n - 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    embedder.inner.release.set()
+    for thread in [first, *others]:
+        thread.join(5)
+    return results, errors
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_concurrent_misses_of_one_question_embed_it_once(batching: bool) -> None:
+    inner = BlockingEmbedder()
+    embedder = QueryEmbedder(inner, cache_size=16, batching=batching, max_wait_ms=0)
+    results, errors = _ask_in_threads(embedder, "Senior salary Leuven?", 4)
+    assert errors == [] and results == [[21.0, 1.0]] * 4
+    assert inner.singles == ["Senior salary Leuven?"] and inner.batches == []
+    assert embedder.stats()["cache"]["shared"] == 3
+    results[0][0] = -1.0  # each caller has its own copy
+    assert embedder.get_query_embedding("Senior salary Leuven?") == [21.0, 1.0]
+
+
+def test_a_failed_shared_embedding_reaches_its_waiters_and_the_next_asker_tries_again() -> None:
+    inner = BlockingEmbedder()
+    inner.error = RuntimeError("model process died")
+    embedder = QueryEmbedder(inner, cache_size=16, batching=False)
+    results, errors = _ask_in_threads(embedder, "hello", 3)
+    assert results == [] and [str(e) for e in errors] == ["model process died"] * 3
+    inner.error = None
+    assert embedder.get_query_embedding("hello") == [5.0, 1.0]
+    assert inner.singles == ["hello"]
+
+
 def test_query_embedder_without_cache_embeds_every_time() -> None:
     inner = CountingEmbedder()
     embedder = QueryEmbedder(inner, cache_size=0, batching=False)

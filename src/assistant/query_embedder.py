@@ -6,6 +6,9 @@ normalised text (`QueryCache`); a miss goes through a `MicroBatcher`, so that th
 of concurrent requests are embedded in one forward pass. Texts to index (chunks, headings)
 go straight to the inner embedder: they come in batches already.
 
+A miss that another thread is already embedding waits for that result (counted as
+`shared`) instead of embedding the same question again.
+
 The cache holds vectors only, never answers: every answer is still composed from the index.
 Its key collapses whitespace, and lower-cases only when the inner embedder says its model
 ignores case (`uncased`): two questions share a key only when the model would see the same
@@ -20,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -105,6 +109,9 @@ class QueryEmbedder(BaseEmbedding):
     _cache: QueryCache | None = PrivateAttr(default=None)
     _batcher: MicroBatcher | None = PrivateAttr(default=None)
     _lowercase: bool | None = PrivateAttr(default=None)
+    _pending: dict[str, Future] = PrivateAttr(default_factory=dict)
+    _pending_lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _shared: int = PrivateAttr(default=0)
 
     def __init__(self, inner: Any, *, cache_size: int = 4096, batching: bool = True,
                  max_batch: int = 32, max_wait_ms: float = 3.0) -> None:
@@ -145,18 +152,39 @@ class QueryEmbedder(BaseEmbedding):
             # Asked on the first question, not at construction: asking loads the model, and
             # a command that never embeds a question must not pay for that.
             self._lowercase = bool(getattr(self._inner, "uncased", False))
+        if self._cache is None:
+            return list(self._embed_one(query))
         key = cache_key(query, self._lowercase)
-        if self._cache is not None:
-            vector = self._cache.get(key)
-            if vector is not None:
-                return vector
-        if self._batcher is not None:
-            vector = self._batcher.submit(query)
-        else:
-            vector = self._inner.get_query_embedding(query)
-        if self._cache is not None:
+        vector = self._cache.get(key)
+        if vector is not None:
+            return vector
+        # A miss already being embedded (the same question from concurrent requests: a
+        # widget's example, a page shared at once) is waited for, not embedded again.
+        with self._pending_lock:
+            pending = self._pending.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._pending[key] = Future()
+            else:
+                self._shared += 1
+        if not owner:
+            return list(pending.result())
+        try:
+            vector = self._embed_one(query)
             self._cache.put(key, vector)
+            pending.set_result(vector)
+        except BaseException as error:  # its waiters get the error; the next asker tries again
+            pending.set_exception(error)
+            raise
+        finally:
+            with self._pending_lock:
+                del self._pending[key]
         return list(vector)
+
+    def _embed_one(self, query: str) -> list[float]:
+        if self._batcher is not None:
+            return self._batcher.submit(query)
+        return self._inner.get_query_embedding(query)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.get_query_embedding(query)
@@ -184,7 +212,8 @@ class QueryEmbedder(BaseEmbedding):
                          **self._batcher.stats.to_dict()}
         return {"model": describe() if describe else {"name": self.model_name},
                 "batching": batching,
-                "cache": self._cache.stats() if self._cache is not None else {"capacity": 0}}
+                "cache": ({**self._cache.stats(), "shared": self._shared}
+                          if self._cache is not None else {"capacity": 0})}
 
 
 def query_embedder(settings: Settings, inner: Any) -> QueryEmbedder:
