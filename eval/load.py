@@ -264,7 +264,7 @@ def line(mode: str, clients: int, figures: dict, server: dict, load: list[float]
             f"{figures['errors']:>6} {figures['server_errors']:>4} {server.get('rss_mib', '-'):>6} "
             f"{server.get('peak_mib', '-'):>6} {server.get('mean_batch') or '-':>6} "
             f"{server.get('cache_hits') or 0:>7}/{server.get('cache_misses') or 0:<7} "
-            f"{load[0]:.1f}-{load[1]:.1f} {figures.get('client_cpu_cores', '-'):>6}")
+            f"{load[0]:.1f}-{load[1]:.1f} {figures.get('client_cpu_cores') or '-':>6}")
 
 
 HEADER = (f"{'mode':<12} {'clients':>11} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'errors':>6} "
@@ -302,6 +302,8 @@ def log_comparison(index: Path, work: Path, clients: int, rounds: int, duration:
                 into["latencies"] += result["latencies"]
                 into["outcomes"] += result["outcomes"]
                 into["elapsed"] += result["elapsed"]
+                into["client_cpu_cores"] = max(into.get("client_cpu_cores") or 0.0,
+                                               result.get("client_cpu_cores") or 0.0)
                 print(f"  round {number + 1} {side}: {summary(result).get('p95_ms')} ms p95", flush=True)
         for side in sides:
             process, url = servers[side]

@@ -132,3 +132,8 @@ def test_the_load_generators_raw_client_reads_every_answer(real_assistant) -> No
     assert outcomes["200"] == 6 and outcomes["429"] >= 2, outcomes  # 3 each, then limited
     assert set(outcomes) == {"200", "429"}
     assert 0 <= result["client_cpu_cores"] < 2
+    # The printed row, also for merged rounds that carry no client CPU figure.
+    figures = load.summary(result)
+    for cpu in (figures["client_cpu_cores"], None):
+        row = load.line("batch+cache", 2, {**figures, "client_cpu_cores": cpu}, {}, [0.5, 0.7])
+        assert row.startswith("batch+cache") and "0.5-0.7" in row
