@@ -28,7 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant.evaluate import Workspace, load_config, load_sets  # noqa: E402
-from assistant.evidence import CALIBRATION, RANK_SIGNALS, SUPPORT_SIGNALS  # noqa: E402
+from assistant.evidence import CALIBRATION, SUPPORT_SIGNALS  # noqa: E402
+from assistant.replay import FALSE_ANSWER_COST, fit_threshold, support_inputs  # noqa: E402
+from assistant.replay import cost as decisions_cost  # noqa: E402
+from assistant.replay import record as case_record  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,23 +76,12 @@ def collect(settings: Settings) -> list[dict]:
                 _answer, rankings = assistant.explain(case.turns[-1], history)
                 if not rankings:
                     continue
-                records.append({
-                    "id": case.id, "fact": case.fact, "abstain": case.expected_abstention,
-                    "gold": [case.gold_guide, case.gold_section] if case.gold_guide else None,
-                    "guides": [{"units": [[u.guide, u.section, u.block, u.signals] for u in r.units],
-                                "guide_coverage": r.signals.get("guide_coverage", 0.0),
-                                "unstated_count": r.signals.get("unstated_count", 0.0),
-                                "section_coverage": r.signals.get("section_coverage", 0.0),
-                                "unseen": r.signals.get("unseen", 0.0)}
-                               for r in rankings.values()],
-                })
+                gold = [case.gold_guide, case.gold_section] if case.gold_guide else None
+                records.append(case_record(case.id, case.fact, case.expected_abstention, gold,
+                                           rankings))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return records
-
-
-def _ranked(units: list, weights: dict) -> list:
-    return sorted(units, key=lambda u: -sum(weights[k] * u[3][k] for k in RANK_SIGNALS))
 
 
 def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
@@ -124,65 +116,6 @@ def fit_rank(records: list[dict]) -> tuple[dict, float, float]:
     return weights, float(top1[best]) / n, float(rr[best]) / n
 
 
-def support_inputs(record: dict, weights: dict) -> tuple[list[dict], bool]:
-    """Support signals of each routed guide's best unit, and whether that unit is empty.
-    (`section_coverage` is as recorded, for the best unit under the weights of the run that
-    collected the records: it reads the section's words, which the records do not keep.)"""
-    inputs, empty = [], False
-    for guide in record["guides"]:
-        ranked = _ranked(guide["units"], weights)
-        if not ranked:
-            continue
-        best = ranked[0]
-        # An empty section, or a count the guide never states, abstains whatever its support.
-        empty = empty or best[2] == "empty" or bool(guide.get("unstated_count"))
-        dense = sorted(u[3]["dense"] for u in ranked)
-        inputs.append({"dense": best[3]["dense"], "section": best[3].get("section", 0.0),
-                       "heading": best[3]["heading"],
-                       "form": max(best[3].get(k, 0.0)
-                                   for k in ("count", "names", "money", "relation")),
-                       "coverage": max(u[3]["coverage"] for u in ranked[:3]),
-                       "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
-                       "section_coverage": guide.get("section_coverage", 0.0),
-                       "margin": best[3]["dense"] - dense[len(dense) // 2],
-                       "unseen": guide["unseen"]})
-    return inputs, empty
-
-
-# An answer to what the guides don't cover quotes a fact that is not the answer: worse than
-# an honest "the guides don't say" to a question they do answer.
-FALSE_ANSWER_COST = 2.0
-
-
-def _cost(predicted: np.ndarray, abstain: np.ndarray) -> np.ndarray:
-    false_answer = (~predicted & abstain[None, :]).sum(axis=-1)
-    false_refusal = (predicted & ~abstain[None, :]).sum(axis=-1)
-    return FALSE_ANSWER_COST * false_answer + false_refusal
-
-
-def _fit_threshold(score: np.ndarray, empty: np.ndarray, abstain: np.ndarray
-                   ) -> tuple[int, float, float]:
-    """The threshold (cases under it abstain) of least cost: (correct cases, threshold, the
-    gap it sits in relative to the scores' spread). Empty-section cases abstain anyway."""
-    order = np.argsort(score, kind="stable")
-    sorted_score = score[order]
-    n = len(order)
-    should_answer = ~abstain[order] & ~empty[order]
-    should_abstain = abstain[order] & ~empty[order]
-    # Cut k: the k lowest-support cases abstain (k = 0..n).
-    refused = np.concatenate([[0], np.cumsum(should_answer)])
-    answered = should_abstain.sum() - np.concatenate([[0], np.cumsum(should_abstain)])
-    fixed = int((~abstain & empty).sum())  # an empty section refuses an answerable case
-    cost = FALSE_ANSWER_COST * answered + refused + fixed
-    k = int(np.argmin(cost))
-    correct = n - int(answered[k] + refused[k] + fixed)
-    low = sorted_score[k - 1] if k > 0 else sorted_score[0] - 1e-3
-    high = sorted_score[k] if k < n else sorted_score[-1] + 1e-3
-    finite = sorted_score[np.isfinite(sorted_score)]
-    gap = float((high - low) / (finite.std() + 1e-9)) if len(finite) else 0.0
-    return correct, float((low + high) / 2), gap
-
-
 def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, float]:
     """The support weights with the best cross-validated abstention accuracy on dev, and the
     threshold fitted on all of dev with them.
@@ -212,9 +145,9 @@ def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, f
         cost = 0.0
         for k in range(FOLDS):
             train, test = fold != k, fold == k
-            _c, threshold, _g = _fit_threshold(score[train], empty[train], abstain[train])
+            _c, threshold, _g = fit_threshold(score[train], empty[train], abstain[train])
             predicted = (score[test] < threshold) | empty[test]
-            cost += float(_cost(predicted[None, :], abstain[test])[0])
+            cost += float(decisions_cost(predicted[None, :], abstain[test])[0])
         return cost
 
     grid = np.asarray(list(itertools.product(*(GRID_SUPPORT[k] for k in SUPPORT_SIGNALS))))
@@ -223,7 +156,7 @@ def fit_support(records: list[dict], rank_weights: dict) -> tuple[dict, float, f
     # weights from one refit to the next: their mean is the stable choice.
     tied = grid[costs == costs.min()]
     mean = tied.mean(axis=0)
-    correct, threshold, _gap = _fit_threshold(score_of(mean), empty, abstain)
+    correct, threshold, _gap = fit_threshold(score_of(mean), empty, abstain)
     weights = {k: round(float(v), 4) for k, v in zip(SUPPORT_SIGNALS, mean, strict=True)}
     print(f"support: cross-validated cost {costs.min():.0f} over {len(prepared)} cases "
           f"(a false answer costs {FALSE_ANSWER_COST:g}, a false refusal 1); mean of "

@@ -171,3 +171,17 @@ def test_evidence_from_the_wrong_guide_fails_the_gates(routing_workspace, routin
     results = run_cases(routing_cases, routing_workspace)
     failed = {failure.gate for failure in check_gates(results, ROUTING_GATES)}
     assert failed & {"recall", "abstention_accuracy", "forbidden_cases"}, failed
+
+
+@pytest.mark.integration
+def test_cases_record_their_signals_for_the_replayed_contributions(routing_workspace,
+                                                                  routing_cases) -> None:
+    from assistant import replay
+
+    results = run_cases(routing_cases[:12], routing_workspace)
+    recorded = [r.record for r in results if r.record is not None]
+    assert recorded and all(r.record["guides"] for r in results if r.record)
+    assert all("record" not in r.to_dict() for r in results)  # not in the JSON report
+    json.dumps(recorded)  # and writable as `eval/calibrate.py --records` writes them
+    rows = replay.contributions({"dev": recorded}, routing_workspace.assistant.calibration)
+    assert rows[0].signal == "all signals" and len(rows) > 1
