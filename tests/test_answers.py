@@ -319,3 +319,34 @@ def test_a_count_in_words_is_a_count():
     assert not COUNTED.search("one of the largest employers")
     assert not COUNTED.search("€61,800 in 2024, up 5%")
 
+
+
+def _sentences(*quotes: str, section: str = "Salary Ranges") -> list:
+    from llama_index.core.schema import TextNode
+
+    from assistant.evidence import Scored
+
+    return [Scored(TextNode(text=quote, metadata={"section": section, "block": "sentence",
+                                                  "quote": quote, "position": k, "order": 0}),
+                   {}, 1.0) for k, quote in enumerate(quotes)]
+
+
+@pytest.mark.parametrize("picked, quoted", [
+    ([0], [0, 1]),  # the next sentence refers back to it: "These figures reflect…"
+    ([1], [0, 1]),  # it refers back: the sentence before comes with it
+    ([2], [2]),  # stands on its own, and so does the next one
+    ([3], [3]),  # the last sentence: nothing after it
+])
+def test_a_quoted_sentence_keeps_the_sentence_it_refers_to(picked, quoted) -> None:
+    from assistant.answer import _with_references
+    from assistant.evidence import Ranking
+
+    units = _sentences("Seniors earn €62k – €88k.", "These figures reflect the cost of living.",
+                       "Leuven hosts imec.", "KU Leuven trains engineers.")
+    chosen = _with_references([units[i] for i in picked], Ranking(units, 1.0))
+    assert [u.meta["position"] for u in chosen] == quoted
+
+
+def test_a_reason_in_the_next_sentence_is_quoted_with_the_figures(calibrated_assistant) -> None:
+    answer = calibrated_assistant.ask("Why are backend salaries in Leuven higher?")
+    assert "cost of living" in answer.answer, answer.answer

@@ -161,6 +161,11 @@ def off_topic(query: Query, catalogue: Catalogue) -> Answer:
 
 # A second sentence is quoted when it scores at least this share of the best one.
 SECOND_SENTENCE_SHARE = 0.9
+# Words that open a sentence leaning on the one before it (English, Dutch, French
+# demonstratives and pronouns; not articles: Dutch "het" and "de" start most sentences).
+REFERRING_WORDS = frozenset({"this", "these", "that", "those", "it", "they", "such", "dit",
+                             "deze", "dat", "die", "ce", "cet", "cette", "ces", "cela", "ceci"})
+MAX_REFERRING_QUOTE = 3  # sentences, when a reference brings in its partner
 
 
 @dataclass
@@ -252,7 +257,8 @@ def sentence_part(target: Target, query: Query, ranking: Ranking) -> Part:
     section = _section(guide, best.section)
     same = [u for u in ranking.units[1:4] if u.section == best.section and u.block == "sentence"
             and u.score >= SECOND_SENTENCE_SHARE * best.score]
-    chosen = sorted([best, *same[:1]], key=lambda u: u.meta["position"])
+    chosen = _with_references(sorted([best, *same[:1]], key=lambda u: u.meta["position"]),
+                              ranking)
     if _asks_for_the_section(query, best.section, ranking):
         # "Tell me about the Leuven tech scene": the section as a whole, so its opening.
         chosen = [u for u in ranking.units if u.section == best.section
@@ -262,6 +268,29 @@ def sentence_part(target: Target, query: Query, ranking: Ranking) -> Part:
     body = say("quote", query.lang, title=guide.title, section=best.section, text=text)
     heading = section.heading if section else best.section
     return Part(_prefix(target, query.lang) + body, [_source(guide, heading, text, best.score)])
+
+
+def _refers_back(unit: Scored) -> bool:
+    first = words(unit.meta["quote"][:40])[:1]
+    return bool(first) and first[0] in REFERRING_WORDS
+
+
+def _with_references(chosen: list[Scored], ranking: Ranking) -> list[Scored]:
+    """A quoted sentence that opens by referring back ("This concentration of activity…")
+    comes with the sentence before it, and one that the next sentence refers back to
+    ("These figures reflect a premium driven by…") with that sentence: quoted alone, either
+    half loses what it says."""
+    by_position = {u.meta["position"]: u for u in ranking.units
+                   if u.section == chosen[0].section and u.block == "sentence"}
+    found = list(chosen)
+    for unit in chosen:
+        before = by_position.get(unit.meta["position"] - 1)
+        if _refers_back(unit) and before is not None and before not in found:
+            found.append(before)
+    after = by_position.get(max(u.meta["position"] for u in found) + 1)
+    if after is not None and _refers_back(after) and len(found) < MAX_REFERRING_QUOTE:
+        found.append(after)
+    return sorted(found, key=lambda u: u.meta["position"])
 
 
 def _asks_for_the_section(query: Query, heading: str, ranking: Ranking) -> bool:
