@@ -162,9 +162,11 @@ def off_topic(query: Query, catalogue: Catalogue) -> Answer:
 # A second sentence is quoted when it scores at least this share of the best one.
 SECOND_SENTENCE_SHARE = 0.9
 # Words that open a sentence leaning on the one before it (English, Dutch, French
-# demonstratives and pronouns; not articles: Dutch "het" and "de" start most sentences).
-REFERRING_WORDS = frozenset({"this", "these", "that", "those", "it", "they", "such", "dit",
-                             "deze", "dat", "die", "ce", "cet", "cette", "ces", "cela", "ceci"})
+# demonstratives, pronouns and possessives; not articles: Dutch "het" and "de" start most
+# sentences, and not Dutch "zijn", which is also "are").
+REFERRING_WORDS = frozenset({"this", "these", "that", "those", "it", "its", "they", "their",
+                             "such", "dit", "deze", "dat", "die", "hun", "ce", "cet", "cette",
+                             "ces", "cela", "ceci", "son", "sa", "ses", "leur", "leurs"})
 MAX_REFERRING_QUOTE = 3  # sentences, when a reference brings in its partner
 
 
