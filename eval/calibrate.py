@@ -76,9 +76,7 @@ def collect(settings: Settings) -> list[dict]:
                 _answer, rankings = assistant.explain(case.turns[-1], history)
                 if not rankings:
                     continue
-                gold = [case.gold_guide, case.gold_section] if case.gold_guide else None
-                records.append(case_record(case.id, case.fact, case.expected_abstention, gold,
-                                           rankings))
+                records.append(case_record(case, rankings))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return records

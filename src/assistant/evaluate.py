@@ -108,6 +108,11 @@ def answer_language(text: str) -> str | None:
 # --- eval sets and config -----------------------------------------------------------------
 
 
+def split_of(set_name: str) -> str:
+    """"dev" for "dev/plain": the split a set belongs to ("" for a set outside the splits)."""
+    return set_name.split("/")[0] if "/" in set_name else ""
+
+
 @dataclass
 class Case:
     id: str
@@ -125,7 +130,7 @@ class Case:
 
     @property
     def split(self) -> str:
-        return self.set.split("/")[0] if "/" in self.set else ""
+        return split_of(self.set)
 
 
 def _case(data: Any, where: str, set_name: str) -> Case:
@@ -292,6 +297,10 @@ class CaseResult:
         return out
 
     @property
+    def split(self) -> str:
+        return split_of(self.set)
+
+    @property
     def wrong_language(self) -> bool:
         return self.answered_lang is not None and self.answered_lang != self.lang
 
@@ -416,9 +425,7 @@ def run_case(case: Case, workspace: Workspace) -> CaseResult:
         answered_lang=answer_language(text),
     )
     if rankings:
-        result.record = replay.record(case.id, case.fact, case.expected_abstention,
-                                      [case.gold_guide, case.gold_section] if case.gold_guide
-                                      else None, rankings)
+        result.record = replay.record(case, rankings)
     if workspace.baseline is not None:
         result.baseline = workspace.baseline.run(case, question, gold)
     return result
@@ -658,7 +665,7 @@ def render_markdown(results: list[CaseResult], failures: list[GateFailure],
                          f"Q: {' / '.join(r.turns)!s} A: {r.answer[:240]}")
         lines.append("")
     if contributions:
-        recorded = {split: sum(1 for r in results if r.record and r.set.split("/")[0] == split)
+        recorded = {split: sum(1 for r in results if r.record and r.split == split)
                     for split in contributions[0].by_split}
         lines += render_contributions(contributions, recorded)
     if failures:
@@ -714,7 +721,7 @@ def evaluate(settings: Settings, sets_dir: Path, gates_path: Path, report_md: Pa
     recorded: dict[str, list[dict]] = {}
     for result in results:
         if result.record is not None:
-            recorded.setdefault(result.set.split("/")[0], []).append(result.record)
+            recorded.setdefault(result.split, []).append(result.record)
     contributions = replay.contributions(recorded, calibration) if calibration and recorded else []
     markdown = render_markdown(results, failures, config.gates, corpora, model, contributions)
     report = {

@@ -33,10 +33,11 @@ from .evidence import RANK_SIGNALS, SUPPORT_SIGNALS, Calibration, Ranking
 FALSE_ANSWER_COST = 2.0
 
 
-def record(case_id: str, fact: str, abstain: bool, gold: list[str] | None,
-           rankings: dict[str, Ranking]) -> dict[str, Any]:
-    """One case's record (JSON-ready) from the rankings `Assistant.explain` returned."""
-    return {"id": case_id, "fact": fact, "abstain": abstain, "gold": gold,
+def record(case: Any, rankings: dict[str, Ranking]) -> dict[str, Any]:
+    """One eval case's record (JSON-ready) from the rankings `Assistant.explain` returned
+    for its final question (`case`: an `evaluate.Case`)."""
+    gold = [case.gold_guide, case.gold_section] if case.gold_guide else None
+    return {"id": case.id, "fact": case.fact, "abstain": case.expected_abstention, "gold": gold,
             "guides": [{"units": [[u.guide, u.section, u.block, u.signals] for u in r.units],
                         "guide_coverage": r.signals.get("guide_coverage", 0.0),
                         "unstated_count": r.signals.get("unstated_count", 0.0),
