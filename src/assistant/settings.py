@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # forward pass of the model; a lone question never waits. Off = each request embeds its
     # own question, as before.
     embed_batching: bool = True
+    # Questions go through the model's pass traced once (TorchScript), which gives the GIL
+    # back once per question instead of at every operation (model.QueryForward); off = eager.
+    embed_trace: bool = True
     # A one-shot command (`assistant ask`) loads the model in a second process while this
     # one imports llama-index and opens the index (model.ModelProcess); off = one process.
     model_process: bool = True
