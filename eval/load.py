@@ -1,6 +1,6 @@
 """Load test of `POST /api/ask` on loopback (issues 5, 11, 13): many clients, batching on and off.
 
-    make load                                             # the full run below (~8-10 min)
+    make load                                             # the full run below (~7 min)
     .venv/bin/python eval/load.py --clients 32 --duration 10 --modes off,batch+cache   # quicker
     .venv/bin/python eval/load.py --url http://127.0.0.1:7860 --clients 32   # a running server
 
@@ -8,7 +8,10 @@ With `--serve` (the default unless `--url` is given) the script indexes the ship
 a temporary folder and, for each mode, starts `assistant serve` from this checkout on a free
 loopback port, one server per mode, each measured at every client count in turn:
 
-- `off`: each request embeds its own question, no vector cache (the path before issue 13);
+- `off`: each request embeds its own question in the eager pass, no vector cache (the path
+  before issue 13);
+- `unbatched`: the same with the traced question pass (`ASSISTANT_EMBED_TRACE`, on by
+  default): what the trace alone gives;
 - `batch`: questions that arrive together share one forward pass, no cache;
 - `batch+cache`: micro-batching and the question-vector cache (the default settings).
 
@@ -59,7 +62,9 @@ from bench import ASSISTANT, ROOT, memory_kib, pct, start_serve, stop_serve  # e
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MODES = {
-    "off": {"ASSISTANT_EMBED_BATCHING": "false", "ASSISTANT_QUERY_CACHE_SIZE": "0"},
+    "off": {"ASSISTANT_EMBED_BATCHING": "false", "ASSISTANT_QUERY_CACHE_SIZE": "0",
+            "ASSISTANT_EMBED_TRACE": "false"},
+    "unbatched": {"ASSISTANT_EMBED_BATCHING": "false", "ASSISTANT_QUERY_CACHE_SIZE": "0"},
     "batch": {"ASSISTANT_EMBED_BATCHING": "true", "ASSISTANT_QUERY_CACHE_SIZE": "0"},
     "batch+cache": {"ASSISTANT_EMBED_BATCHING": "true"},
 }
@@ -332,7 +337,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=None, help="index to serve (default: a temp "
                         "index of the shipped corpus)")
     parser.add_argument("--clients", default="32,64,128", help="comma-separated client counts")
-    parser.add_argument("--modes", default="off,batch,batch+cache", help=f"of {', '.join(MODES)}")
+    parser.add_argument("--modes", default="off,unbatched,batch,batch+cache", help=f"of {', '.join(MODES)}")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run (at most 300)")
     parser.add_argument("--warmup", type=int, default=3, help="sequential requests before measuring")
     parser.add_argument("--abuse-clients", type=int, default=32, help="0 = no abuse mix")
@@ -408,13 +413,14 @@ def main() -> None:
               f"errors {plain['errors']} / {abused[0]['errors']}. "
               f"Abuser: {abuser['requests']} requests, {abuser['outcomes']}, p50 {abuser.get('p50_ms')} ms")
     by_key = {(r["mode"], r["clients"]): r for r in results if not r["abuse"]}
-    for clients in counts:
-        if ("off", clients) in by_key:
-            base = by_key[("off", clients)]["requests_per_s"]
+    # Against both unbatched paths: the one before issue 13 and the one with the traced pass.
+    for clients, base_mode in itertools.product(counts, ("off", "unbatched")):
+        if (base_mode, clients) in by_key:
+            base = by_key[(base_mode, clients)]["requests_per_s"]
             ratios = [f"{mode} {by_key[(mode, clients)]['requests_per_s'] / base:.2f}x"
-                      for mode in modes if mode != "off" and (mode, clients) in by_key]
+                      for mode in modes if mode not in ("off", base_mode) and (mode, clients) in by_key]
             if ratios:
-                print(f"throughput vs off at {clients} clients: {', '.join(ratios)}")
+                print(f"throughput vs {base_mode} at {clients} clients: {', '.join(ratios)}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"JSON: {args.json}")
