@@ -46,6 +46,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     _choice: PrecisionChoice | None = PrivateAttr(default=None)
     _trace: bool = PrivateAttr(default=True)
     _query_forward: QueryForward | None = PrivateAttr(default=None)
+    _tracing: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_path: Path, batch_size: int = 64, precision: str = "auto",
                  trace: bool = True) -> None:
@@ -172,7 +173,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     def _queries(self) -> QueryForward:
         """The question pass (`model.QueryForward`), traced on the first question."""
         if self._query_forward is None:
-            self._query_forward = QueryForward(self.load(), trace=self._trace)
+            with self._tracing:  # the first questions of a burst would each trace it
+                if self._query_forward is None:
+                    self._query_forward = QueryForward(self.load(), trace=self._trace)
         return self._query_forward
 
     def embed_one(self, text: str) -> list[float]:

