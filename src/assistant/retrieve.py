@@ -25,7 +25,9 @@ up the votes of the two retrievers for a chunk only when both return the same no
 
 Speed: building the three retrievers costs more than running them (the fusion retriever
 resolves its LLM, BM25 tokenises and indexes its scope), so the assembled fusion retriever is
-cached per (scope, top_k) and each guide's chunks are made once.
+cached per (scope, top_k) and each guide's chunks are made once. A guide's units and sections
+are ranked through `ranked`, the scoped retrievers' own `_retrieve`, without the library
+wrapper's per-call instrumentation (measured there).
 """
 
 from __future__ import annotations
