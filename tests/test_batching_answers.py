@@ -9,11 +9,13 @@ Every answer object (but its latency) must be identical, except that a source's 
 really have batched (a batch of more than one question), or the comparison would prove
 nothing.
 
-The comparison runs in float32, and in bfloat16 where the CPU computes it natively (where
-`auto` chooses it; emulated, it is never chosen). In bfloat16, padding a question to a
-batch's length moves its vector by up to ~5e-5 and a score by up to ~5e-3 (seen: 2.3846 one
-by one, 2.3799 batched), so there only the scores get a wider bound (SCORE_DRIFT);
-everything else must still be identical.
+The comparison runs in float32, whatever the CPU. In bfloat16 (which `auto` chooses where
+the CPU computes it natively) padding a question to a batch's length moves its vector by up
+to ~5e-5 and a score by up to ~5e-3 (seen: 2.3846 one by one, 2.3799 batched). That is
+enough to flip a decision that sits on the refusal threshold: in one run of the dev set,
+`adj2-brussels-fe-freelance` was refused batched and answered one by one. So answers are
+identical with batching on and off in float32 only (`ASSISTANT_EMBED_PRECISION=float32`
+where that matters more than bfloat16's speed); `test_embeddings.py` bounds the drift.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import pytest
 from assistant.chat import Assistant
 from assistant.embeddings import default_embedder
 from assistant.evaluate import Workspace, load_config, load_set
-from assistant.model import native_bfloat16
 from assistant.settings import Settings
 from conftest import ROOT
 
@@ -60,7 +61,6 @@ def conversation(assistant: Assistant, turns: list[str]) -> list[dict]:
 # last decimal (seen: 2.07505 shown as 2.0751 one way, 2.075 the other). Everything else
 # must be identical: text, kind, abstention, sources and their order, quotes, facts.
 SCORE_ROUNDING = 1.5e-4
-SCORE_DRIFT = {"float32": SCORE_ROUNDING, "bfloat16": 0.01}
 
 
 def without_scores(answers: list[dict]) -> list[dict]:
@@ -76,19 +76,15 @@ def describe(answers: list[dict]) -> list:
     return [(a["answer"], [(x["section"], x["score"]) for x in a["sources"]]) for a in answers]
 
 
-@pytest.fixture(scope="module", params=[
-    "float32",
-    pytest.param("bfloat16", marks=pytest.mark.skipif(
-        not native_bfloat16(), reason="this CPU emulates bfloat16: `auto` never runs it here"))])
-def precision_embedder(request):
-    embedder = default_embedder(Settings(embed_precision=request.param))
+@pytest.fixture(scope="module")
+def embedder():
+    embedder = default_embedder(Settings(embed_precision="float32"))
     embedder.load()
-    return request.param, embedder
+    return embedder
 
 
-def test_dev_answers_identical_with_batching_on_and_off(tmp_path_factory, precision_embedder,
+def test_dev_answers_identical_with_batching_on_and_off(tmp_path_factory, embedder,
                                                         monkeypatch) -> None:
-    precision, embedder = precision_embedder
     # One torch thread count for every question embedding of both runs: the count otherwise
     # follows the load average, which a shared machine changes in the middle of a run.
     monkeypatch.setattr(type(embedder), "_query_threads", lambda self: 1)
@@ -110,7 +106,7 @@ def test_dev_answers_identical_with_batching_on_and_off(tmp_path_factory, precis
         for case, want, have in zip(cases, expected, got, strict=True):
             assert without_scores(have) == without_scores(want), (case.id, describe(want), describe(have))
             for one, other in zip(scores(have), scores(want), strict=True):
-                assert abs(one - other) <= SCORE_DRIFT[precision], (case.id, describe(want), describe(have))
+                assert abs(one - other) <= SCORE_ROUNDING, (case.id, describe(want), describe(have))
         stats = batched.embedding_stats()
         assert stats["batching"]["enabled"] and not unbatched.embedding_stats()["batching"]["enabled"]
         largest = max(largest, stats["batching"]["largest"])
