@@ -219,6 +219,13 @@ def forward(model: Any, texts: list[str]) -> list[list[float]]:
     features = model.preprocess(list(texts))
     with torch.inference_mode():
         vectors = model(features)["sentence_embedding"]
+    return unit_rows(vectors)
+
+
+def unit_rows(vectors: Any) -> list[list[float]]:
+    """A batch of vectors as unit-length rows, normalised in float32 (see `forward`)."""
+    import torch
+
     return torch.nn.functional.normalize(vectors.float(), dim=1).tolist()
 
 
@@ -248,6 +255,7 @@ class QueryForward:
         self._traced: Any = None
         self._names: list[str] = []
         self._constants: dict[str, Any] = {}
+        self._keys: frozenset[str] = frozenset()
         self.reason = "eager: tracing turned off (ASSISTANT_EMBED_TRACE)"
         if trace:
             try:
@@ -271,6 +279,7 @@ class QueryForward:
         self._names = [name for name, value in example.items() if isinstance(value, torch.Tensor)]
         self._constants = {name: value for name, value in example.items()
                            if not isinstance(value, torch.Tensor)}
+        self._keys = frozenset(example)
         names, constants = self._names, self._constants
 
         class Tensors(torch.nn.Module):
@@ -310,12 +319,11 @@ class QueryForward:
         import torch
 
         features = self._model.preprocess(list(texts))
-        if (set(features) != {*self._names, *self._constants}
+        if (features.keys() != self._keys
                 or any(features[name] != value for name, value in self._constants.items())):
             return forward(self._model, texts)
         with torch.inference_mode():
-            vectors = self._traced(*(features[name] for name in self._names))
-        return torch.nn.functional.normalize(vectors.float(), dim=1).tolist()
+            return unit_rows(self._traced(*(features[name] for name in self._names)))
 
 
 def _serve(connection: Any, path: Path, requested: str) -> None:
