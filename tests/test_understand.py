@@ -45,10 +45,25 @@ def test_places_no_guide_can_cover(text):
     ("intermediate developers", ("mid",)), ("regular dev", ("mid",)),
     ("développeur confirmé", ("mid",)), ("seniors", ("senior",)), ("seniour pay", ("senior",)),
     ("tech lead salary", ("lead",)), ("lead developers", ("lead",)),
-    ("junior vs senior", ("junior", "senior")),
+    ("junior vs senior", ("junior", "senior")), ("head of data pay", ("lead",)),
 ])
 def test_levels(text, levels):
     assert parse(text).levels == levels
+
+
+@pytest.mark.parametrize("text, absent, kept", [
+    ("Beyond base salary, which benefits are standard for backend developers in Leuven?",
+     {"base", "salary"}, {"benefits", "standard"}),
+    ("besides the university, who hires backend developers in Leuven?", {"university"}, {"hires"}),
+    ("Naast het loon, welke voordelen krijgen backend developers in Leuven?", {"loon", "salary"},
+     {"benefits"}),
+    ("salary beyond the table for senior backend developers", set(), {"salary", "table"}),
+])
+def test_an_aside_is_not_the_subject(text, absent, kept):
+    # "Besides X, …" names what the question is not about; without a comma it is no aside.
+    query = parse(text)
+    assert not absent & set(query.terms) and kept <= set(query.terms) | set(query.search_text.split())
+    assert not query.form.amount or not absent
 
 
 def test_lead_is_not_senior():

@@ -83,6 +83,12 @@ COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|(?:cheap|high|low|expe
 # amount: the note beside the table answers it, not the rows.
 YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|"
                     r"zijn|worden|bevat\w*|est ce que|sont)\b(?!.*\bhow much\b)")
+# "Besides the university, who hires?", "Beyond base salary, which benefits…?": what the
+# aside names is what the question is *not* about, so its words are no content words (it
+# would draw the universities list or the pay table). Only a short phrase closed by a comma.
+ASIDE = re.compile(r"\b(?:besides|beyond|apart from|aside from|other than|except(?: for)?|"
+                   r"excluding|naast|behalve|buiten|afgezien van|en dehors d[eu]s?|a part|"
+                   r"hormis|outre)\s+((?:[\w.']+\s+){0,3}[\w.']+)\s*[,;]")
 # "Why is it hard to hire seniors?" asks for a reason, which prose gives and a table or a
 # list of names does not (evidence.py's "reason").
 WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes)\b")
@@ -293,6 +299,11 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     raw_tokens = words(folded)
     tokens = correct_typos(raw_tokens, vocabulary.vocabulary, vocabulary.candidates)
     corrected = " ".join(tokens)
+    aside = ASIDE.search(folded)
+    if aside:  # the subject is what the aside leaves: its words are neither terms nor form
+        tokens = correct_typos(words(folded[:aside.start()] + " " + folded[aside.end():]),
+                               vocabulary.vocabulary, vocabulary.candidates) or tokens
+        corrected = " ".join(tokens)
     singular_tokens = [singular(t) for t in tokens]
 
     smalltalk = next((kind for kind, pattern in SMALLTALK.items()

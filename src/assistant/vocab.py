@@ -102,7 +102,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
             "mid senior"),
     "senior": ("senior", "seniors", "sr", "experienced", "experimente", "experimentes",
                "ervaren"),
-    "lead": ("lead", "leads", "tech lead", "team lead", "lead developer"),
+    "lead": ("lead", "leads", "tech lead", "team lead", "lead developer", "head of"),
     "principal": ("principal", "staff engineer", "architect", "architects"),
 }
 LEVEL_ORDER = ("junior", "mid", "senior", "lead", "principal")
