@@ -350,3 +350,12 @@ def test_a_quoted_sentence_keeps_the_sentence_it_refers_to(picked, quoted) -> No
 def test_a_reason_in_the_next_sentence_is_quoted_with_the_figures(calibrated_assistant) -> None:
     answer = calibrated_assistant.ask("Why are backend salaries in Leuven higher?")
     assert "cost of living" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize("question", ["what do backend devs make in Leuven",
+                                      "how much do backend developers make in Leuven?"])
+def test_an_amount_is_quoted_from_the_pay_table_not_the_rounded_prose(calibrated_assistant,
+                                                                      question) -> None:
+    # The "Why hire" prose states "€37k – €49k"; the table states the exact ranges.
+    answer = calibrated_assistant.ask(question)
+    assert all(figure in answer.answer for figure in FIGURES["leuven-backend"]), answer.answer

@@ -343,6 +343,16 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         first = next(u for u in near if states(u))
         scored.remove(first)
         scored.insert(0, first)
+    if (form.amount and not form.reason and scored[0].block == "sentence"
+            and unit_facts(scored[0].node).money):
+        # An amount asked for, and prose states one ("from €37k to €88k"): a pay table near
+        # the top states it exactly, level by level, so it answers first. Not for "why are
+        # salaries higher?": the prose gives the reason.
+        exact = next((u for u in near if u.block in ("row", "table") and unit_facts(u.node).money),
+                     None)
+        if exact is not None:
+            scored.remove(exact)
+            scored.insert(0, exact)
     best = scored[0]
     # What the question asks beyond an amount ("Telenet" in "what does Telenet pay?"), found
     # anywhere in the best unit's section: a pay table answers pay, not pensions or a gap.
