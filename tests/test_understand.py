@@ -256,6 +256,8 @@ def test_medior_alone_does_not_make_a_question_dutch():
     ("How much cheaper are backend salaries in Leuven than in Brussels?", False, True, False),
     ("How do Leuven salaries look compared to Brussels?", False, True, False),
     ("By how much did backend salaries in Leuven go up last year?", False, True, False),
+    ("Why hire in Leuven rather than in Brussels?", False, True, True),
+    ("Pourquoi recruter à Liège plutôt qu'à Bruxelles ?", False, True, True),
     # yes or no about pay: the note beside the table answers, not the rows
     ("Do the Leuven salary figures include the company car?", False, False, False),
     ("Does a pension plan come with the package, and how much is it?", True, False, False),

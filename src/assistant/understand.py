@@ -78,7 +78,8 @@ AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*
 # "How much cheaper than Brussels?" asks for a difference (a share, a relation), which a
 # sentence comparing the two places states and a pay table does not: no amount form.
 COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|high|low|expensive)\w* than|"
-                      r"compared (?:to|with)|vergeleken met|par rapport (?:a|au|aux))\b")
+                      r"compared (?:to|with)|rather than|instead of|vergeleken met|in plaats van|"
+                      r"par rapport (?:a|au|aux)|plutot qu\w*)\b")
 # "Do the salary figures include the company car?" asks yes or no about pay, not for an
 # amount: the note beside the table answers it, not the rows.
 YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|"
