@@ -9,13 +9,11 @@ Every answer object (but its latency) must be identical, except that a source's 
 really have batched (a batch of more than one question), or the comparison would prove
 nothing.
 
-The comparison runs in float32, whatever the CPU. In bfloat16 (which `auto` chooses where
-the CPU computes it natively) padding a question to a batch's length moves its vector by up
-to ~5e-5 and a score by up to ~5e-3 (seen: 2.3846 one by one, 2.3799 batched). That is
-enough to flip a decision that sits on the refusal threshold: in one run of the dev set,
-`adj2-brussels-fe-freelance` was refused batched and answered one by one. So answers are
-identical with batching on and off in float32 only (`ASSISTANT_EMBED_PRECISION=float32`
-where that matters more than bfloat16's speed); `test_embeddings.py` bounds the drift.
+It runs in the precision `auto` chooses on the CPU at hand, as the server does. In bfloat16
+padding a question to a batch's length moves its vector by up to ~5e-5, enough to flip a
+decision that sits on the refusal threshold (seen once: `adj2-brussels-fe-freelance` refused
+batched and answered one by one), so a bfloat16 batch runs one pass per token length, whose
+vectors are those of the questions alone, bit for bit (`QueryForward.by_length`).
 """
 
 from __future__ import annotations
@@ -78,7 +76,7 @@ def describe(answers: list[dict]) -> list:
 
 @pytest.fixture(scope="module")
 def embedder():
-    embedder = default_embedder(Settings(embed_precision="float32"))
+    embedder = default_embedder(Settings())  # the CPU's own choice, as in `serve`
     embedder.load()
     return embedder
 

@@ -75,13 +75,19 @@ def test_auto_uses_bfloat16_only_where_the_cpu_has_it(embedders):
 
 
 # Padding a question to a batch's length moves its vector by ~1e-7 in float32, and by up to
-# ~5e-5 in bfloat16 (measured 0.99995 on a CPU with native bfloat16).
-@pytest.mark.parametrize("precision, least", [("float32", 0.99999), ("bfloat16", 0.9999)])
-def test_batched_questions_match_one_by_one(embedders, precision, least):
+# ~5e-5 in bfloat16 (measured 0.99995 on a CPU with native bfloat16), so a bfloat16 batch
+# runs a pass per token length: there each question's vector is the one it gets alone.
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_batched_questions_match_one_by_one(embedders, precision):
     embedder = embedders[precision]
-    one = np.array([embedder.get_query_embedding(text) for text in TEXTS])
-    batch = np.array(embedder.embed_queries(TEXTS))
-    assert (one * batch).sum(axis=1).min() > least
+    texts = [*TEXTS, "What do senior backend developers earn in Leuven?",
+             "Which companies hire backend developers in Leuven, and which universities train them?"]
+    one = np.array([embedder.get_query_embedding(text) for text in texts])
+    batch = np.array(embedder.embed_queries(texts))
+    if precision == "float32" or not native_bfloat16(cpu_flags()):
+        assert (one * batch).sum(axis=1).min() > (0.99999 if precision == "float32" else 0.9999)
+    else:  # measured bit for bit where bfloat16 is native; emulated kernels are not promised
+        assert np.array_equal(one, batch)
 
 
 def test_cpu_flags_are_read_not_assumed(tmp_path):

@@ -313,6 +313,29 @@ class QueryForward:
                 cosines.append(sum(a * b for a, b in zip(eager, traced, strict=True)))
         return cosines
 
+    def by_length(self, texts: list[str]) -> list[list[float]]:
+        """`self(texts)` with one pass per token length, so that no text is padded.
+
+        Padding moves a bfloat16 vector by up to ~5e-5 (enough to flip a decision that sits
+        on the refusal threshold), while rows of one length are bit for bit the vectors each
+        text gets alone: of 64 dev questions in batches, 59 differed padded and none grouped
+        by length, on this project's CPU with native bfloat16. In float32 neither holds (a
+        row moves by ~1e-7 with the batch's shape or the thread count), so it is not used
+        there. Tokenising twice costs ~0.1 ms a batch.
+        """
+        features = self._model.preprocess(list(texts))
+        mask = features.get("attention_mask")
+        if mask is None:  # no padding to tell by: one pass, as `self(texts)`
+            return self(texts)
+        groups: dict[int, list[int]] = {}
+        for index, length in enumerate(mask.sum(dim=1).tolist()):
+            groups.setdefault(int(length), []).append(index)
+        vectors: list[list[float]] = [[] for _ in texts]
+        for indices in groups.values():
+            for index, vector in zip(indices, self([texts[i] for i in indices]), strict=True):
+                vectors[index] = vector
+        return vectors
+
     def __call__(self, texts: list[str]) -> list[list[float]]:
         if self._traced is None:
             return forward(self._model, texts)
