@@ -229,6 +229,32 @@ def unit_rows(vectors: Any) -> list[list[float]]:
     return torch.nn.functional.normalize(vectors.float(), dim=1).tolist()
 
 
+def by_token_length(model: Any, texts: list[str],
+                    run: Callable[[list[str]], list[list[float]]]) -> list[list[float]]:
+    """`run(texts)` with one pass per token length, so that no text is padded.
+
+    Padding moves a bfloat16 vector by up to ~5e-5 (enough to flip a decision that sits on
+    the refusal threshold), while rows of one length are bit for bit the vectors each text
+    gets alone: of 64 dev questions in batches, 59 differed padded and none grouped by
+    length, on this project's CPU with native bfloat16. In float32 neither holds (a row
+    moves by ~1e-7 with the batch's shape or the thread count), so it is not used there.
+    Tokenising twice costs ~0.1 ms a batch.
+    """
+    if len(texts) < 2:
+        return run(texts)
+    mask = model.preprocess(list(texts)).get("attention_mask")
+    if mask is None:  # no padding to tell by: one pass
+        return run(texts)
+    groups: dict[int, list[int]] = {}
+    for index, length in enumerate(mask.sum(dim=1).tolist()):
+        groups.setdefault(int(length), []).append(index)
+    vectors: list[list[float]] = [[] for _ in texts]
+    for indices in groups.values():
+        for index, vector in zip(indices, run([texts[i] for i in indices]), strict=True):
+            vectors[index] = vector
+    return vectors
+
+
 class QueryForward:
     """`forward` for a server's questions, with the model's pass traced once (TorchScript).
 
@@ -314,27 +340,8 @@ class QueryForward:
         return cosines
 
     def by_length(self, texts: list[str]) -> list[list[float]]:
-        """`self(texts)` with one pass per token length, so that no text is padded.
-
-        Padding moves a bfloat16 vector by up to ~5e-5 (enough to flip a decision that sits
-        on the refusal threshold), while rows of one length are bit for bit the vectors each
-        text gets alone: of 64 dev questions in batches, 59 differed padded and none grouped
-        by length, on this project's CPU with native bfloat16. In float32 neither holds (a
-        row moves by ~1e-7 with the batch's shape or the thread count), so it is not used
-        there. Tokenising twice costs ~0.1 ms a batch.
-        """
-        features = self._model.preprocess(list(texts))
-        mask = features.get("attention_mask")
-        if mask is None:  # no padding to tell by: one pass, as `self(texts)`
-            return self(texts)
-        groups: dict[int, list[int]] = {}
-        for index, length in enumerate(mask.sum(dim=1).tolist()):
-            groups.setdefault(int(length), []).append(index)
-        vectors: list[list[float]] = [[] for _ in texts]
-        for indices in groups.values():
-            for index, vector in zip(indices, self([texts[i] for i in indices]), strict=True):
-                vectors[index] = vector
-        return vectors
+        """`self(texts)` with one pass per token length (`by_token_length`)."""
+        return by_token_length(self._model, texts, self)
 
     def __call__(self, texts: list[str]) -> list[list[float]]:
         if self._traced is None:
@@ -372,7 +379,11 @@ def _serve(connection: Any, path: Path, requested: str) -> None:
             return
         try:
             set_threads(query_threads(all_threads))
-            connection.send(("vectors", forward(model, texts)))
+            if choice.precision == "bfloat16":  # as `SentenceTransformerEmbedding.embed_queries`
+                vectors = by_token_length(model, texts, lambda group: forward(model, group))
+            else:
+                vectors = forward(model, texts)
+            connection.send(("vectors", vectors))
         except Exception as error:
             connection.send(("error", _message(error)))
 
