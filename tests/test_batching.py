@@ -177,11 +177,40 @@ def test_a_batch_function_returning_the_wrong_count_fails_its_waiters() -> None:
         batcher.submit("x")
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_passes_at_once_are_bounded_by_the_workers(workers) -> None:
+    """Items keep arriving while passes run: up to `workers` passes (a lone item's run on its
+    caller's thread counts as one) overlap, never more."""
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def run(items: list[str]) -> list[str]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return [item.upper() for item in items]
+
+    batcher = MicroBatcher(run, max_batch=1, max_wait_ms=0, workers=workers)
+
+    def ask(index: int) -> str:
+        time.sleep(0.01 * index)  # staggered: the first runs alone, the rest queue behind
+        return batcher.submit(f"q{index}")
+
+    results, errors = run_threads(8, ask)
+    assert errors == [None] * 8 and results == [f"Q{i}" for i in range(8)]
+    assert most[0] == workers
+
+
 def test_bad_batcher_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         MicroBatcher(lambda items: items, max_batch=0)
     with pytest.raises(ValueError):
         MicroBatcher(lambda items: items, max_wait_ms=-1)
+    with pytest.raises(ValueError):
+        MicroBatcher(lambda items: items, workers=0)
 
 
 # --- the cache ------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Micro-batching: callers on many threads each hand in one item; one worker runs them together.
 
-`MicroBatcher(run_batch, max_batch, max_wait_ms)` turns concurrent calls of `submit(item)`
-into calls of `run_batch(items) -> results` (one result per item, in order). The server
-answers each question on its own thread; their query embeddings meet here, so questions
-that arrive together share one forward pass of the model.
+`MicroBatcher(run_batch, max_batch, max_wait_ms, workers)` turns concurrent calls of
+`submit(item)` into calls of `run_batch(items) -> results` (one result per item, in order).
+The server answers each question on its own thread; their query embeddings meet here, so
+questions that arrive together share one forward pass of the model. At most `workers`
+passes run at once (one per core: a pass runs on one core while the machine is busy).
 
 A question that arrives alone (nothing queued or running, no other answer in progress) is
 run at once on its caller's thread: it pays neither a wait nor a thread hand-off. When the
@@ -48,9 +49,11 @@ class BatchStats:
 
 class MicroBatcher:
     def __init__(self, run_batch: Callable[[list[Any]], Sequence[Any]], max_batch: int = 32,
-                 max_wait_ms: float = 3.0, name: str = "micro-batcher") -> None:
+                 max_wait_ms: float = 3.0, name: str = "micro-batcher", workers: int = 1) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         if max_wait_ms < 0:
             raise ValueError("max_wait_ms must not be negative")
         self._run_batch = run_batch
@@ -59,10 +62,11 @@ class MicroBatcher:
         self._name = name
         self._queue: deque[_Slot] = deque()
         self._cond = threading.Condition()
-        self._worker: threading.Thread | None = None
+        self.workers = workers
+        self._threads: list[threading.Thread] = []
         self._answering = 0
-        self._running = 0  # items of the batch being run: their answers are not coming
-        self._inline = False  # a lone question is being run on its caller's thread
+        self._running = 0  # items of the batches being run: their answers are not coming
+        self._passes = 0  # passes running: batches, and a lone question on its caller's thread
         self.stats = BatchStats()
 
     @contextmanager
@@ -81,12 +85,11 @@ class MicroBatcher:
     def submit(self, item: Any) -> Any:
         """`run_batch([item, ...])`'s result for `item`; blocks until its batch has run."""
         with self._cond:
-            alone = (not self._queue and not self._running and not self._inline
-                     and self._answering <= 1)
+            alone = not self._queue and not self._passes and self._answering <= 1
             if alone:
                 # Nothing to batch with: run on the caller's thread. The hand-off to the
                 # worker and back cost a lone question ~5 ms (26 → 31 ms, core_bench).
-                self._inline = True
+                self._passes += 1
                 self.stats.batches += 1
                 self.stats.items += 1
                 self.stats.largest = max(self.stats.largest, 1)
@@ -95,19 +98,22 @@ class MicroBatcher:
                 results = list(self._run_batch([item]))
             finally:
                 with self._cond:
-                    self._inline = False
-                    self._cond.notify_all()  # the worker may take what queued meanwhile
+                    self._passes -= 1
+                    self._cond.notify_all()  # a worker may take what queued meanwhile
             if len(results) != 1:
                 raise RuntimeError(f"a batch of 1 gave {len(results)} results")
             return results[0]
         slot = _Slot(item)
         with self._cond:
             self._queue.append(slot)
-            if self._worker is None or not self._worker.is_alive():
-                # Started on first use, a daemon: a process that never batches has no thread,
-                # and the thread never keeps a finished process alive.
-                self._worker = threading.Thread(target=self._work, name=self._name, daemon=True)
-                self._worker.start()
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            while len(self._threads) < self.workers:
+                # Started on first use, daemons: a process that never batches has no thread,
+                # and a thread never keeps a finished process alive.
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"{self._name}-{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
             self._cond.notify_all()
         slot.done.wait()
         if slot.error is not None:
@@ -122,9 +128,9 @@ class MicroBatcher:
 
     def _take(self) -> list[_Slot]:
         with self._cond:
-            # One forward pass at a time: what queued during a lone question's inline run
-            # waits for it, as it would for a batch.
-            while not self._queue or self._inline:
+            # At most `workers` passes at a time: what queued while they run (a lone
+            # question's inline run included) waits for one to end.
+            while not self._queue or self._passes >= self.workers:
                 self._cond.wait()
             waited = False
             deadline = time.monotonic() + self.max_wait
@@ -139,7 +145,8 @@ class MicroBatcher:
             self.stats.items += len(batch)
             self.stats.largest = max(self.stats.largest, len(batch))
             self.stats.waits += waited
-            self._running = len(batch)
+            self._running += len(batch)
+            self._passes += 1
             return batch
 
     def _work(self) -> None:
@@ -149,7 +156,9 @@ class MicroBatcher:
                 self._run(batch)
             finally:
                 with self._cond:
-                    self._running = 0
+                    self._running -= len(batch)
+                    self._passes -= 1
+                    self._cond.notify_all()  # a pass ended: another worker may start one
 
     def _run(self, batch: list[_Slot]) -> None:
         try:

@@ -20,6 +20,7 @@ This file does not load a model or read settings other than the ones passed in.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -114,13 +115,14 @@ class QueryEmbedder(BaseEmbedding):
     _shared: int = PrivateAttr(default=0)
 
     def __init__(self, inner: Any, *, cache_size: int = 4096, batching: bool = True,
-                 max_batch: int = 32, max_wait_ms: float = 3.0) -> None:
+                 max_batch: int = 32, max_wait_ms: float = 3.0, workers: int = 1) -> None:
         super().__init__(model_name=getattr(inner, "model_name", "unknown"),
                          embed_batch_size=getattr(inner, "embed_batch_size", 64))
         self._inner = inner
         self._cache = QueryCache(cache_size) if cache_size > 0 else None
         self._batcher = (MicroBatcher(self._embed_batch, max_batch=max_batch, max_wait_ms=max_wait_ms,
-                                      name="query-embedding") if batching else None)
+                                      name="query-embedding", workers=workers)
+                         if batching else None)
 
     @classmethod
     def class_name(cls) -> str:
@@ -220,7 +222,8 @@ def query_embedder(settings: Settings, inner: Any) -> QueryEmbedder:
     """The question-side embedder the settings ask for, around `inner`."""
     return QueryEmbedder(inner, cache_size=settings.query_cache_size,
                          batching=settings.embed_batching, max_batch=settings.embed_batch_max,
-                         max_wait_ms=settings.embed_batch_wait_ms)
+                         max_wait_ms=settings.embed_batch_wait_ms,
+                         workers=settings.embed_batch_workers or os.cpu_count() or 1)
 
 
 @contextmanager

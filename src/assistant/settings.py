@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     embed_batch_wait_ms: float = Field(
         default=3.0, ge=0, le=100,
         description="how long a batch waits for questions of answers already in progress")
+    embed_batch_workers: int = Field(
+        default=0, ge=0, le=64, description="forward passes of questions at once; 0 = one per core")
     query_cache_size: int = Field(
         default=4096, ge=0, description="question vectors kept (LRU); 0 = no cache")
     # The answer path of one API request runs within this budget (issue 11); past it the
