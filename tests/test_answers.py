@@ -359,10 +359,3 @@ def test_an_amount_is_quoted_from_the_pay_table_not_the_rounded_prose(calibrated
     # The "Why hire" prose states "€37k – €49k"; the table states the exact ranges.
     answer = calibrated_assistant.ask(question)
     assert all(figure in answer.answer for figure in FIGURES["leuven-backend"]), answer.answer
-
-
-def test_a_name_no_guide_uses_is_refused_by_name(calibrated_assistant) -> None:
-    # Its place is covered, but no guide says a word about the Het Anker brewery.
-    answer = calibrated_assistant.ask("Which beers does the Het Anker brewery in Leuven brew?")
-    assert answer.abstained and answer.reason == "not_covered" and not answer.sources
-    assert "Het Anker" in answer.answer

@@ -278,23 +278,3 @@ def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
 ])
 def test_a_question_asking_how_long(text, duration):
     assert parse_question(text, VOCAB).form.duration is duration
-
-
-@pytest.mark.parametrize("text, names", [
-    ("What time does the first boat tour leave from the Rozenhoedkaai in Bruges?", ("Rozenhoedkaai",)),
-    ("Which beers does the Het Anker brewery in Mechelen brew?", ("Het Anker",)),
-    ("What is the capital of Peru?", ("Peru",)),
-    ("Who won the football World Cup in 2022?", ("World Cup",)),
-    # a sentence's first word, a misspelt place, a language, where a candidate comes from
-    ("Rozenhoedkaai boat tours?", ()),
-    ("How much do seniour backend devs make in Lueven?", ()),
-    ("Moeten backend developers in Gent Nederlands spreken?", ()),
-    ("Senior dev coming from Google: what salary in Leuven?", ()),
-])
-def test_names_no_guide_uses(text, names):
-    assert parse(text).unknown_names == names
-
-
-def test_a_follow_up_does_not_inherit_an_unknown_name():
-    history = [{"role": "user", "content": "Which beers does the Het Anker brewery in Leuven brew?"}]
-    assert understand("And what do senior backend developers earn there?", history, VOCAB).unknown_names == ()

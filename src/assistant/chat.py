@@ -159,9 +159,7 @@ class Assistant:
             for node in self.retriever.unit_nodes(guide.key):
                 for found in unit_stems(node):
                     self._guides_of_stem.setdefault(found, set()).add(guide.key)
-        # The guides' headings and titles too: a sentence's unit text leaves its heading out.
-        headings = [f"{guide.title} {section.heading}" for guide in guides for section in guide.sections]
-        corpus_words = frozenset(w for text in [*unit_texts, *headings] for w in words(text))
+        corpus_words = frozenset(w for text in unit_texts for w in words(text))
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),
                                          tuple(g.city for g in guides if g.city), corpus_words)
 
@@ -299,10 +297,6 @@ class Assistant:
             return smalltalk(query, self.catalogue), {}
         if not query.has_slots and not query.terms:
             return _refused(off_topic(query, self.catalogue), "off_topic"), {}
-        if query.unknown_names:  # "the Rozenhoedkaai": no guide says a word about it
-            return _refused(refusal(say("gap_place", query.lang, place=query.unknown_names[0],
-                                        coverage=coverage(self.catalogue, query.lang))),
-                            "not_covered" if query.has_slots else "off_topic"), {}
         query = self.focus(query)
         if query.places or query.roles or query.unknown_places or query.unknown_roles:
             route = self.catalogue.route(query)

@@ -113,9 +113,7 @@ NOT_PLACES = {"english", "dutch", "french", "german", "flemish", "java", "python
               "rust", "react", "kotlin", "swift", "january", "february", "march", "april",
               "may", "june", "july", "august", "september", "october", "november",
               "december", "total", "general", "short", "detail", "euros", "euro", "q1", "q2",
-              "q3", "q4", "tech", "it", "belgian", "addition", "practice", "fact",
-              "nederlands", "vlaams", "frans", "engels", "duits", "neerlandais", "flamand",
-              "francais", "anglais", "allemand", "spanish", "italian", "ai", "ok"}
+              "q3", "q4", "tech", "it", "belgian", "addition", "practice", "fact"}
 STOPWORDS = set("""
 a an the and or but if of in on at to for from by with about as is are was were be been do
 does did doing have has had what which who whom whose where when why how much many any some
@@ -162,9 +160,6 @@ class Query:
     lang_marked: bool = False  # False: too short to tell; a follow-up keeps the context's
     places: tuple[str, ...] = ()  # canonical names; "Belgium" for the whole country
     unknown_places: tuple[str, ...] = ()  # named places no guide can cover
-    # Names the message asks about that no guide uses ("the Rozenhoedkaai", "Het Anker"):
-    # of this message only, never inherited by a follow-up.
-    unknown_names: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()  # role names as the guides write them
     unknown_roles: tuple[str, ...] = ()  # roles recognised but not in any guide
     levels: tuple[str, ...] = ()
@@ -370,7 +365,6 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
         unknown_places=unknown_places,
-        unknown_names=unknown_names(text, vocabulary, unknown_places),
         roles=tuple(f.name for f in roles if f.known),
         unknown_roles=tuple(f.name for f in roles if not f.known),
         levels=tuple(levels),
@@ -380,43 +374,6 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
         injection=bool(INJECTION.search(normalize(text))), terms=terms,
         search_text=search or corrected,
     )
-
-
-# A run of capitalised words inside a sentence: a name ("the Rozenhoedkaai", "the World Cup").
-NAME = re.compile(r"(?<![\w'’-])[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
-SENTENCE_START = re.compile(r"(?:^|[.?!:;\n(\"“«]\s*)$")
-# "A senior coming from Google", "who works at Accenture": a name right after these is where
-# a candidate comes from, not what is asked about.
-ORIGIN = re.compile(r"\b(?:from|at|for|with|van|bij|voor|chez|de|pour|avec)\s+$", re.IGNORECASE)
-
-
-def unknown_names(text: str, vocabulary: Vocabulary, unknown_places: tuple[str, ...] = ()
-                  ) -> tuple[str, ...]:
-    """The names in `text` that no guide uses.
-
-    A verification, not a topic list: it reads the guides' own vocabulary (with places, roles,
-    levels and the glossary), so a name is unknown only if a word of it is one no indexed
-    guide writes, even misspelt by a letter or two. A sentence's first word is not read (any
-    word starts one), nor a language or month name, a place already named as unknown, or a
-    name right after "from", "at" and the like (where a candidate comes from)."""
-    known_places = {normalize(p) for p in unknown_places}
-
-    def known(part: str) -> bool:
-        return (part in vocabulary.vocabulary or part in NOT_PLACES or part in known_places
-                or part in STOPWORDS or part in vocabulary.place_of_alias
-                or correct_typos([part], vocabulary.vocabulary, vocabulary.candidates)[0]
-                in vocabulary.vocabulary)
-
-    names = []
-    for match in NAME.finditer(text):
-        before = text[:match.start()]
-        if SENTENCE_START.search(before) or ORIGIN.search(before):
-            continue
-        if normalize(match.group()) in vocabulary.place_of_alias:
-            continue
-        if not all(known(part) for part in words(normalize(match.group()))):
-            names.append(match.group())
-    return tuple(names)
 
 
 # Where a second question starts: after a question mark, or at "and" + a question word
