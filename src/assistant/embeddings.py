@@ -191,9 +191,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         (which moves a bfloat16 vector by up to ~5e-5) out (`QueryForward.by_length`)."""
         queries = self._queries()
         self._threads(self._query_threads())
-        if self.precision == "bfloat16":
-            return queries.by_length(texts)
-        return queries(texts)
+        return queries.by_length(texts)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed_one(query)

@@ -302,8 +302,8 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     corrected = " ".join(tokens)
     aside = ASIDE.search(folded)
     if aside:  # the subject is what the aside leaves: its words are neither terms nor form
-        tokens = correct_typos(words(folded[:aside.start()] + " " + folded[aside.end():]),
-                               vocabulary.vocabulary, vocabulary.candidates) or tokens
+        start = len(words(folded[:aside.start()]))
+        tokens = tokens[:start] + tokens[start + len(words(aside.group())):] or tokens
         corrected = " ".join(tokens)
     singular_tokens = [singular(t) for t in tokens]
 
