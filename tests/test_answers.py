@@ -311,6 +311,23 @@ def test_a_question_naming_no_guide_whose_rarest_word_no_guide_uses_is_off_topic
     assert answer.abstained and not answer.sources
 
 
+@pytest.mark.parametrize("text, city, speaks", [
+    ("Everything you need to know about hiring backend developers in Leuven, Belgium.",
+     "Leuven", False),
+    ("Backend developers are among the most sought-after profiles in Belgium.", "Leuven", True),
+    ("Belgian backend developers typically work with Java.", "Leuven", True),
+    ("Leuven is Belgium's knowledge capital.", "Leuven", True),
+    ("Hiring in Sint-Niklaas, Belgium, and elsewhere in Belgium.", "Sint-Niklaas", True),
+    ("Hiring in Sint-Niklaas, Belgium.", "Sint-Niklaas", False),
+    ("Hiring in Belgium.", None, True),
+])
+def test_a_sentence_speaks_of_the_country_not_where_its_city_lies(text, city, speaks):
+    from assistant.evidence import speaks_of_country
+    from assistant.vocab import COUNTRY_ALIASES
+
+    assert speaks_of_country(text, COUNTRY_ALIASES, city) is speaks
+
+
 def test_a_count_in_words_is_a_count():
     # "Over 5,000" and "two or three" state a count alike.
     from assistant.evidence import COUNTED

@@ -97,3 +97,25 @@ def test_a_count_or_duration_the_guide_does_not_state_is_refused(corpus_assistan
         pytest.skip("the evaluation guides hold these subjects")
     answer = assistant.ask(question)
     assert answer.abstained, answer.answer
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question, expected", [
+    # the Market Demand sentence speaks of Belgium as a whole
+    ("Is there demand for backend developers in Belgium?", "sought-after profiles in Belgium"),
+    # no sentence about Belgium states an amount: the Leuven table is Leuven's, and the
+    # opening line's "in Leuven, Belgium" only says where Leuven lies
+    ("What do backend developers earn in Belgium?", None),
+    ("How much does a senior backend developer make in Belgium?", None),
+])
+def test_a_country_question_is_answered_from_what_a_city_guide_says_of_the_country(
+        corpus_assistant, question, expected):
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip("the shipped Leuven guide is the only backend guide there")
+    answer = assistant.ask(question)
+    assert "Introduction" not in answer.answer and "€" not in answer.answer, answer.answer
+    if expected is None:
+        assert answer.abstained, answer.answer
+    else:
+        assert not answer.abstained and expected in answer.answer, answer.answer

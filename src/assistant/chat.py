@@ -25,8 +25,8 @@ from .evidence import (
     TermWeights,
     default_calibration,
     domain_stems,
-    mentions,
     rank_units,
+    speaks_of_country,
     stem,
     unit_stems,
 )
@@ -283,7 +283,8 @@ class Assistant:
         terms = query.terms + tuple(w for place in references for w in words(place)
                                     if place != target.guide.city)
         if target.about_country:  # only what the guide says about the country as a whole
-            units = [u for u in units if mentions(u.metadata["quote"], COUNTRY_ALIASES)]
+            units = [u for u in units if speaks_of_country(u.metadata["quote"], COUNTRY_ALIASES,
+                                                           target.guide.city)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,

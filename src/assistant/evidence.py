@@ -29,9 +29,11 @@ stands out of its guide (`margin`), and the share of the question's words that n
 uses (`unseen`); the answer abstains under a threshold. A "how many X" question whose X the
 guide uses but never beside a number, or whose best evidence states no number, has no
 support whatever the weights: the guide does not state that count; nor has "how long"
-evidence that states no duration. Both weight vectors and the threshold are fitted on the
-dev split by `eval/calibrate.py` and read from `calibration.json` beside this file: no list
-of topics or subjects decides anything here.
+evidence that states no duration, nor an amount asked of evidence that states none (a
+country-wide "what do they earn?" whose only sentences about the country name no figure).
+Both weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py`
+and read from `calibration.json` beside this file: no list of topics or subjects decides
+anything here.
 
 This module ranks; it does not compose sentences (`answer.py`) or choose guides.
 """
@@ -328,11 +330,13 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         scored.append(Scored(node, signals, score))
     scored.sort(key=lambda s: (-s.score, s.meta["order"], s.meta["position"]))
     # Verification, not ranking: "how many X" is answered by a number, "how long" by a
-    # duration. The best of the top units that states one goes first; when none does, the
-    # guide does not say (below), whatever else the evidence shares with the question.
+    # duration, "how much" by an amount (unless it asks why). The best of the top units
+    # that states one goes first; when none does, the guide does not say (below), whatever
+    # else the evidence shares with the question.
     def states(unit: Scored) -> bool:
         return ((not form.counted or bool(unit.signals["count"]))
-                and (not form.duration or unit_facts(unit.node).duration))
+                and (not form.duration or unit_facts(unit.node).duration)
+                and (not form.amount or form.reason or unit_facts(unit.node).money))
 
     # Only near the top, and holding as much of the question as the best unit: a number
     # further down, or beside fewer of the question's words, is about something else.
@@ -385,6 +389,12 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     return Ranking(scored, support, support_signals)
 
 
-def mentions(text: str, names: tuple[str, ...]) -> bool:
-    tokens = set(words(normalize(text)))
-    return any(name in tokens for name in names)
+def speaks_of_country(text: str, country: tuple[str, ...], city: str | None) -> bool:
+    """Whether `text` says something of the country (`country`: its names), not merely
+    where its city lies: "hiring in Leuven, Belgium" locates Leuven and says nothing of
+    Belgium as a whole; "the most sought-after profiles in Belgium" does."""
+    tokens = words(normalize(text))
+    located = words(normalize(city)) if city else []
+    span = len(located)
+    return any(token in country and not (span and tokens[max(0, at - span):at] == located)
+               for at, token in enumerate(tokens))
