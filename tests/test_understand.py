@@ -141,7 +141,13 @@ def turns(*questions: str) -> list[dict]:
     (["Senior backend salary in Leuven?", "And in Ghent?"], "and juniors?",
      {"places": ("Ghent",), "levels": ("junior",), "terms": ("salary",)}),
     (["Senior backend salary in Leuven?"], "How does that compare to Ghent?",
-     {"places": ("Leuven", "Ghent"), "compare": True}),
+     {"places": ("Leuven", "Ghent"), "compare": True, "levels": ("senior",),
+      "terms": ("salary",)}),
+    # comparing is a slot: the turn keeps the subject it compares
+    (["What do senior backend developers earn in Leuven?"], "And compared with Ghent?",
+     {"places": ("Leuven", "Ghent"), "levels": ("senior",), "terms": ("earn",)}),
+    (["Which companies hire backend developers in Leuven?"], "How does Ghent compare?",
+     {"places": ("Leuven", "Ghent"), "terms": ("companies", "hire")}),
     (["Salaries for backend developers in Ghent?"], "Et à Louvain ?",
      {"places": ("Leuven",), "roles": ("Backend Developers",), "lang": "fr"}),
 ])

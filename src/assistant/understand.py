@@ -422,7 +422,7 @@ def merge(query: Query, context: Query | None) -> Query:
 
     A turn with content words of its own ("What about universities?", "Is that gross or
     net?") is a new subject: it inherits place, role and language only. A turn without any
-    ("And seniors?", "What about Hasselt?") continues the previous subject: it inherits its
+    ("And seniors?", "What about Hasselt?", "How does that compare with Ghent?") continues the previous subject: it inherits its
     content words, search text and, unless it names its own, its levels."""
     if context is None or query.smalltalk:
         return query
@@ -437,7 +437,8 @@ def merge(query: Query, context: Query | None) -> Query:
     roles, unknown_roles = query.roles, query.unknown_roles
     if not named_role:
         roles, unknown_roles = context.roles, context.unknown_roles
-    own_subject = bool(query.terms)
+    # "How does that compare with Antwerp?": comparing is a slot, not a subject of its own.
+    own_subject = any(not COMPARE.fullmatch(t) for t in query.terms)
     points_back = bool(POINTS_BACK.match(normalize(query.text)))
     terms = query.terms if own_subject else context.terms
     search = query.search_text if own_subject else " ".join(
