@@ -422,8 +422,9 @@ def merge(query: Query, context: Query | None) -> Query:
 
     A turn with content words of its own ("What about universities?", "Is that gross or
     net?") is a new subject: it inherits place, role and language only. A turn without any
-    ("And seniors?", "What about Hasselt?", "How does that compare with Ghent?") continues the previous subject: it inherits its
-    content words, search text and, unless it names its own, its levels."""
+    ("And seniors?", "What about Hasselt?", "How does that compare with Ghent?") continues
+    the previous subject: it inherits its content words, search text and, unless it names
+    its own, its levels."""
     if context is None or query.smalltalk:
         return query
     compare_followup = bool(FOLLOWUP_COMPARE.search(normalize(query.text)))
