@@ -148,6 +148,9 @@ def turns(*questions: str) -> list[dict]:
      {"places": ("Leuven", "Ghent"), "levels": ("senior",), "terms": ("earn",)}),
     (["Which companies hire backend developers in Leuven?"], "How does Ghent compare?",
      {"places": ("Leuven", "Ghent"), "terms": ("companies", "hire")}),
+    # "one" stands for what the previous turn asked about
+    (["What's the career path for backend developers in Leuven?", "And the salaries?"],
+     "Just the senior one", {"levels": ("senior",), "terms": ("salaries",)}),
     (["Salaries for backend developers in Ghent?"], "Et à Louvain ?",
      {"places": ("Leuven",), "roles": ("Backend Developers",), "lang": "fr"}),
 ])
@@ -246,6 +249,8 @@ def test_a_message_asking_two_things_is_split_in_two(text, parts):
     ("what do backend devs make in Leuven", ("make",)),
     ("Wat verdient een backend developer in Gent?", ("earn",)),
     ("Which companies hire backend developers in Leuven?", ()),
+    ("What would a senior backend developer cost me in Leuven?", ("cost",)),
+    ("What's the TC for a senior BE engineer in Leuven?", ("tc",)),
 ])
 def test_the_words_asking_for_an_amount(text, amount):
     query = parse_question(text, VOCAB)
@@ -269,6 +274,8 @@ def test_medior_alone_does_not_make_a_question_dutch():
     ("Does a pension plan come with the package, and how much is it?", True, False, False),
     ("Why are backend salaries in Leuven higher?", True, False, True),
     ("Waarom zijn de lonen in Leuven hoger?", True, False, True),
+    # the cost *of* something names what costs: living, a desk, a hire
+    ("What's the cost of living in Leuven?", False, False, False),
 ])
 def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
     query = parse_question(text, VOCAB)

@@ -72,9 +72,10 @@ DESCRIBES_ROLE = re.compile(r"^(?:what (?:does|do) .+ do\b|wat (?:doet|doen) |qu
 # A question for an amount of money ("what do they make?", "wat verdient…", "combien gagne…")
 # prefers evidence that states one (evidence.py's "money"): the form of the answer, like a
 # count or a list of names, never a gate.
+# "What would a senior cost?" asks one; "the cost of living" names what costs.
 AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*|wages?|comp|"
-                    r"compensation|package|budget|verdien\w*|loon|lonen|salaris\w*|betaal\w*|"
-                    r"gagne\w*|salaire\w*|remuner\w*|paye\w*)\b")
+                    r"costs?(?! of)|tc|compensation|package|budget|verdien\w*|loon|lonen|"
+                    r"salaris\w*|betaal\w*|gagne\w*|salaire\w*|remuner\w*|paye\w*)\b")
 # "How much cheaper than Brussels?" asks for a difference (a share, a relation), which a
 # sentence comparing the two places states and a pay table does not: no amount form.
 COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|high|low|expensive)\w* than|"
@@ -114,7 +115,7 @@ NOT_PLACES = {"english", "dutch", "french", "german", "flemish", "java", "python
               "may", "june", "july", "august", "september", "october", "november",
               "december", "total", "general", "short", "detail", "euros", "euro", "q1", "q2",
               "q3", "q4", "tech", "it", "belgian", "addition", "practice", "fact"}
-STOPWORDS = set("""
+STOPWORDS = set("""one ones 
 a an the and or but if of in on at to for from by with about as is are was were be been do
 does did doing have has had what which who whom whose where when why how much many any some
 this that these those there here it its i me my we our you your they them their he she can
