@@ -46,6 +46,9 @@ def test_places_no_guide_can_cover(text):
     ("développeur confirmé", ("mid",)), ("seniors", ("senior",)), ("seniour pay", ("senior",)),
     ("tech lead salary", ("lead",)), ("lead developers", ("lead",)),
     ("junior vs senior", ("junior", "senior")), ("head of data pay", ("lead",)),
+    # a span asks every level in between, with or without "from"
+    ("pay from junior to senior", ("junior", "mid", "senior")),
+    ("frontend pay, all levels junior to lead?", ("junior", "mid", "senior", "lead")),
 ])
 def test_levels(text, levels):
     assert parse(text).levels == levels
@@ -274,6 +277,13 @@ def test_medior_alone_does_not_make_a_question_dutch():
     ("Does a pension plan come with the package, and how much is it?", True, False, False),
     ("Why are backend salaries in Leuven higher?", True, False, True),
     ("Waarom zijn de lonen in Leuven hoger?", True, False, True),
+    # a change or a share is a relation, whatever "how much" says
+    ("How much has demand for cloud engineers grown in Belgium?", False, True, False),
+    ("How much did frontend job postings in Brussels rise last year?", False, True, False),
+    ("What percentage of frontend ads in Brussels ask for Angular?", False, True, False),
+    ("Quel pourcentage des offres demandent Angular ?", False, True, False),
+    ("Met hoeveel procent stegen de vacatures?", False, True, False),
+    ("How much does a senior earn, and has it grown?", True, False, False),
     # the cost *of* something names what costs: living, a desk, a hire
     ("What's the cost of living in Leuven?", False, False, False),
 ])

@@ -80,7 +80,14 @@ AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*
 # sentence comparing the two places states and a pay table does not: no amount form.
 COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|high|low|expensive)\w* than|"
                       r"compared (?:to|with)|rather than|instead of|vergeleken met|in plaats van|"
-                      r"par rapport (?:a|au|aux)|plutot qu\w*)\b")
+                      r"par rapport (?:a|au|aux)|plutot qu\w*)\b"
+                      # a change or a share: "how much has demand grown?", "what percentage
+                      # of ads ask for Angular?" is answered by a share, not a pay table
+                      r"|\bhow much (?:(?!earn|make|pay|cost|salar)\w+ ){1,6}?"
+                      r"(?:grow|grew|grown|rise|rose|risen|increas\w*|"
+                      r"decreas\w*|drop\w*|fall|fell|fallen|go up|went up|gone up)\b"
+                      r"|\b(?:percentage|percent|proportion|what share|procent|pourcentage|"
+                      r"quelle part|welk deel|hoeveel procent)\b")
 # "Do the salary figures include the company car?" asks yes or no about pay, not for an
 # amount: the note beside the table answers it, not the rows.
 YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|"
@@ -107,7 +114,7 @@ COUNTED_AFTER = re.compile(r"\b(?:how many|number of|aantal|combien de|combien d
 _LEVEL_WORDS = "|".join(sorted({re.escape(s) for v in LEVELS.values() for s in v}, key=len, reverse=True))
 # "from junior to senior", "van junior tot senior": every level in between is asked too.
 # ("between junior and senior" is left alone: that is usually a comparison of the two.)
-LEVEL_SPAN = re.compile(rf"\b(?:from|van|de) ({_LEVEL_WORDS}) (?:to|through|tot|a) ({_LEVEL_WORDS})\b")
+LEVEL_SPAN = re.compile(rf"\b(?:(?:from|van|de) )?({_LEVEL_WORDS}) (?:to|through|tot|a) ({_LEVEL_WORDS})\b")
 CAPITALISED_PLACE = re.compile(
     r"\b(?:in|near|around|à|te|rond|autour de)\s+([A-Z][a-zà-ÿ]+(?:[- ][A-Z][a-zà-ÿ]+)?)")
 NOT_PLACES = {"english", "dutch", "french", "german", "flemish", "java", "python", "go",
