@@ -75,6 +75,8 @@ def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
     # a duration, and a count in a sentence below one that states none
     ("How long do DevOps engineers usually stay with one employer in Liège?", ("3.8 years",)),
     ("How many tech companies can frontend recruiters target in Brussels?", ("1,900",)),
+    # a date asked, and the sentence that states it
+    ("When does the European Accessibility Act apply to Brussels frontend work?", ("June 2025",)),
 ])
 def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, question, expected):
     assistant, folders = corpus_assistant
@@ -90,10 +92,12 @@ def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, quest
     "How long does it take a junior DevOps engineer in Liège to reach senior level?",
     # no number of Euroclear's staff; the list of firms names Euroclear
     "How many employees does Euroclear have? I'm hiring frontend developers in Brussels.",
+    # a date asked: the sentence naming KU Leuven states none
+    "When was KU Leuven founded?",
     # an amount asked of a coworking space: its list states no price
     "What does a desk at Bryggia Cowork cost per month? Our Bruges mobile team needs one.",
 ])
-def test_a_count_duration_or_amount_the_guide_does_not_state_is_refused(corpus_assistant, question):
+def test_a_count_duration_date_or_amount_the_guide_does_not_state_is_refused(corpus_assistant, question):
     assistant, folders = corpus_assistant
     if EVAL_GUIDES not in folders:
         pytest.skip("the evaluation guides hold these subjects")

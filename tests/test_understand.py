@@ -292,6 +292,19 @@ def test_forms_of_answer_a_question_asks_for(text, amount, relation, reason):
     assert (query.form.amount, query.form.relation, query.form.reason) == (amount, relation, reason)
 
 
+@pytest.mark.parametrize("text, when", [
+    ("When was KU Leuven founded?", True),
+    ("What time does the first boat tour leave in Bruges?", True),
+    ("Wanneer start een nieuwe medewerker meestal?", True),
+    ("Quand la loi s'applique-t-elle ?", True),
+    ("What are the opening hours of the Belfry?", True),
+    # "when" inside the question joins a clause: it asks for skills
+    ("Which skills matter when hiring data engineers in Mechelen?", False),
+])
+def test_a_question_asking_when(text, when):
+    assert parse_question(text, VOCAB).form.when is when
+
+
 @pytest.mark.parametrize("text, duration", [
     ("How long does it take to hire a backend developer in Leuven?", True),
     ("Hoe lang duurt een aanwerving in Gent?", True),

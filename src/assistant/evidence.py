@@ -30,7 +30,9 @@ uses (`unseen`); the answer abstains under a threshold. A "how many X" question 
 guide uses but never beside a number, or whose best evidence states no number, has no
 support whatever the weights: the guide does not state that count; nor has "how long"
 evidence that states no duration, nor an amount asked of evidence that states none (a
-country-wide "what do they earn?" whose only sentences about the country name no figure).
+country-wide "what do they earn?" whose only sentences about the country name no figure),
+nor a time or date ("when was KU Leuven founded?") of evidence that states no year, month,
+clock time or duration.
 Both weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py`
 and read from `calibration.json` beside this file: no list of topics or subjects decides
 anything here.
@@ -208,6 +210,10 @@ DURATION = re.compile(r"\b(?:\d[\d.,]*|two|three|four|five|six|seven|eight|nine|
 # A sentence that states how two things compare: a share, or "than"/"compared with".
 RELATION = re.compile(r"\d\s?%|\b(?:than|compared (?:to|with)|relative to)\b", re.IGNORECASE)
 VERIFIED_TOP, VERIFIED_SHARE = 5, 0.8  # where a number or duration asked for is sought
+# A time or date: a year, a month, a clock time (or a duration, "2 to 3 months after…").
+DATED = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[:h]\d\d\b|\b(?:january|february|march|april|"
+                   r"may|june|july|august|september|october|november|december|monday|tuesday|"
+                   r"wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
 MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
@@ -247,6 +253,7 @@ class UnitFacts:
     relation: bool
     duration: bool
     levels: frozenset[str]  # the seniority levels a table row or table is labelled with
+    dated: bool  # states a time or date (a year, a month, a clock time, a duration)
 
 
 _FACTS: dict[str, UnitFacts] = {}
@@ -265,7 +272,8 @@ def unit_facts(node: TextNode) -> UnitFacts:
             levels = frozenset(level for label in labels for level in level_of_label(label))
         found = _FACTS[meta["digest"]] = UnitFacts(
             bool(MONEY.search(quote)), bool(COUNTED.search(quote)), bool(RELATION.search(quote)),
-            bool(DURATION.search(quote)), levels)
+            bool(DURATION.search(quote)), levels,
+            bool(DURATION.search(quote) or DATED.search(quote)))
     return found
 
 
@@ -330,13 +338,14 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         scored.append(Scored(node, signals, score))
     scored.sort(key=lambda s: (-s.score, s.meta["order"], s.meta["position"]))
     # Verification, not ranking: "how many X" is answered by a number, "how long" by a
-    # duration, "how much" by an amount (unless it asks why). The best of the top units
-    # that states one goes first; when none does, the guide does not say (below), whatever
-    # else the evidence shares with the question.
+    # duration, "how much" by an amount (unless it asks why), "when" by a time or date. The
+    # best of the top units that states one goes first; when none does, the guide does not
+    # say (below), whatever else the evidence shares with the question.
     def states(unit: Scored) -> bool:
         return ((not form.counted or bool(unit.signals["count"]))
                 and (not form.duration or unit_facts(unit.node).duration)
-                and (not form.amount or form.reason or unit_facts(unit.node).money))
+                and (not form.amount or form.reason or unit_facts(unit.node).money)
+                and (not form.when or unit_facts(unit.node).dated))
 
     # Only near the top, and holding as much of the question as the best unit: a number
     # further down, or beside fewer of the question's words, is about something else.

@@ -103,6 +103,12 @@ ASIDE = re.compile(r"\b(?:besides|beyond|apart from|aside from|other than|except
 WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes)\b")
 # "How long does it take…?" is answered by a duration (evidence.py verifies).
 HOW_LONG = re.compile(r"\b(?:how long|hoe lang|combien de temps)\b")
+# "When was KU Leuven founded?", "What time does the boat leave?": a time or date is asked,
+# so evidence that states none does not answer (evidence.py verifies). "When" only opening
+# the question: "which skills matter when hiring" asks for skills.
+WHEN = re.compile(r"^(?:when|since when|wanneer|sinds wanneer|quand|depuis quand)\b"
+                  r"|\b(?:what time|which year|what year|in welk jaar|hoe laat|a quelle heure|"
+                  r"en quelle annee|opening hours|openingsuren|openingstijden|heures d ouverture)\b")
 # "Who is hiring?" asks for names: it prefers a list of them (evidence.py's "names").
 WHO = re.compile(r"\b(who|whom|wie|qui)\b")
 # What is counted: the words right after "how many" ("how many software firms"); an answer
@@ -149,6 +155,7 @@ class Form:
     relation: bool = False  # how two things compare ("how much cheaper than…")
     reason: bool = False  # why
     duration: bool = False  # how long
+    when: bool = False  # a time or date
 
     def continuing(self, earlier: Form) -> Form:
         """This form in a follow-up that continues `earlier`'s subject ("And in Ghent?"):
@@ -158,7 +165,7 @@ class Form:
                     amount_words=earlier.amount_words,
                     relation=self.relation or earlier.relation,
                     reason=self.reason or earlier.reason,
-                    duration=self.duration or earlier.duration)
+                    duration=self.duration or earlier.duration, when=self.when or earlier.when)
 
 
 @dataclass(frozen=True)
@@ -368,7 +375,7 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
             and not YES_NO.match(corrected),
             amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
             relation=bool(COMPARES.search(corrected)), reason=bool(WHY.search(corrected)),
-            duration=bool(HOW_LONG.search(corrected))),
+            duration=bool(HOW_LONG.search(corrected)), when=bool(WHEN.search(corrected))),
         describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
