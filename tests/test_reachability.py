@@ -125,3 +125,15 @@ def test_a_country_question_is_answered_from_what_a_city_guide_says_of_the_count
         assert answer.abstained, answer.answer
     else:
         assert not answer.abstained and expected in answer.answer, answer.answer
+
+
+@pytest.mark.integration
+def test_two_places_without_a_role_are_each_answered_from_their_own_guide(corpus_assistant):
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip("the evaluation guides hold Mechelen's")
+    answer = assistant.ask("Which universities are there in Leuven and Mechelen?")
+    # Leuven's list, and Mechelen's guide has none; never "which role?" with another
+    # place's roles listed as Leuven's
+    assert "KU Leuven" in answer.answer and "Mechelen" in answer.answer, answer.answer
+    assert "Which role" not in answer.answer and "Data Engineers and" not in answer.answer

@@ -284,6 +284,9 @@ def test_medior_alone_does_not_make_a_question_dutch():
     ("Quel pourcentage des offres demandent Angular ?", False, True, False),
     ("Met hoeveel procent stegen de vacatures?", False, True, False),
     ("How much does a senior earn, and has it grown?", True, False, False),
+    # Dutch and French comparatives: a relation, not a count or an amount
+    ("Hoeveel lager liggen de kantoorhuren in Mechelen dan in Brussel?", False, True, False),
+    ("Les salaires sont-ils moins élevés qu'à Bruxelles ?", False, True, False),
     # the cost *of* something names what costs: living, a desk, a hire
     ("What's the cost of living in Leuven?", False, False, False),
 ])
@@ -314,3 +317,14 @@ def test_a_question_asking_when(text, when):
 ])
 def test_a_question_asking_how_long(text, duration):
     assert parse_question(text, VOCAB).form.duration is duration
+
+
+@pytest.mark.parametrize("text, compare, count", [
+    ("Hoeveel lager liggen de huren in Leuven dan in Gent?", True, False),
+    ("Zijn backend lonen in Leuven hoger dan in Gent?", True, False),
+    ("Les salaires à Louvain sont-ils plus élevés qu'à Gand ?", True, False),
+    ("Hoeveel backend developers zijn er in Leuven en Gent?", False, True),
+])
+def test_dutch_and_french_comparatives_compare_two_places(text, compare, count):
+    query = parse_question(text, VOCAB)
+    assert query.compare is compare and query.form.count is count

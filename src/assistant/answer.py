@@ -436,12 +436,17 @@ def compose(query: Query, route: Route, catalogue: Catalogue, rankings: dict[str
         parts = [evidence_part(t, query, rankings[t.guide.key], threshold) for t in targets]
         if len(targets) > 1 and not query.roles and not query.compare:
             # Several roles' guides for one place and no role named: one answer serves only
-            # when they say the same thing.
-            if len({part.text.replace(t.guide.role, "") for part, t in zip(parts, targets, strict=True)}) > 1:
-                roles = tuple(dict.fromkeys(t.guide.role for t in targets))
-                gap = Gap("choose_role", place=targets[0].asked_place, options=roles)
-                return refusal(gap_sentence(gap, catalogue, lang), "clarify")
-            parts = parts[:1]
+            # when they say the same thing. Each place named is answered on its own.
+            kept: list[Part] = []
+            for place in dict.fromkeys(t.asked_place for t in targets):
+                here = [(part, t) for part, t in zip(parts, targets, strict=True)
+                        if t.asked_place == place]
+                if len({part.text.replace(t.guide.role, "") for part, t in here}) > 1:
+                    roles = tuple(dict.fromkeys(t.guide.role for _part, t in here))
+                    gap = Gap("choose_role", place=place, options=roles)
+                    return refusal(gap_sentence(gap, catalogue, lang), "clarify")
+                kept.append(here[0][0])
+            parts = kept
     grounded = [part for part in parts if part.grounded]
     text = " ".join(part.text for part in parts if part.text)
     if gap_text:

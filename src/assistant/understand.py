@@ -56,7 +56,9 @@ INJECTION = re.compile(
     r"ignore(z)? (toutes )?(les |tes |vos )?instructions", re.IGNORECASE)
 COMPARE = re.compile(
     r"\b(compare|comparison|compared|vs|versus|than|difference|differ|between|"
-    r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot)\b")
+    r"vergelijk|vergeleken|verschil|tegenover|compar\w*|par rapport|entre|plutot|"
+    # Dutch and French comparatives: "lager dan", "goedkoper dan", "moins cher qu'à"
+    r"\w+er (?:\w+ ){0,6}?dan|(?:plus|moins) (?:\w+ ){0,2}qu\w*)\b")
 FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|par rapport)\b")
 # "Is that gross or net?", "Does that include bonuses?": a turn that points back at the
 # previous answer asks about its evidence, so it keeps the previous subject and adds its own.
@@ -64,7 +66,8 @@ POINTS_BACK = re.compile(r"^(?:and |so |but )?(?:(?:is|are|was|were|does|do|did|
                          r"(?:that|this|it|these|those|they)|that|those|these|"
                          r"(?:is|zijn|was) (?:dat|die|het)|(?:est ce que )?(?:c est|ce sont|ca))\b")
 # A question for a count prefers evidence that has a number (see evidence.py's "count").
-COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel|aantal|combien de|combien d|"
+COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel(?! (?:\w+er|meer|minder)\b)|aantal|"
+                   r"combien de|combien d|"
                    r"nombre de)\b")
 # "What does a backend developer do?": the role itself is the subject (answer.overview_part).
 # Read only when the question has no other subject ("what do they do to stay current?" has).
@@ -80,7 +83,9 @@ AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*
 # sentence comparing the two places states and a pay table does not: no amount form.
 COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|high|low|expensive)\w* than|"
                       r"compared (?:to|with)|rather than|instead of|vergeleken met|in plaats van|"
-                      r"par rapport (?:a|au|aux)|plutot qu\w*)\b"
+                      r"par rapport (?:a|au|aux)|plutot qu\w*|hoeveel (?:\w+er|meer|minder)|"
+                      r"\w+er (?:\w+ ){0,6}?dan|combien (?:de )?(?:plus|moins)|"
+                      r"(?:plus|moins) (?:\w+ ){0,2}qu\w*)\b"
                       # a change or a share: "how much has demand grown?", "what percentage
                       # of ads ask for Angular?" is answered by a share, not a pay table
                       r"|\bhow much (?:(?!earn|make|pay|cost|salar)\w+ ){1,6}?"
