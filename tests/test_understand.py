@@ -61,12 +61,25 @@ def test_levels(text, levels):
     ("Naast het loon, welke voordelen krijgen backend developers in Leuven?", {"loon", "salary"},
      {"benefits"}),
     ("salary beyond the table for senior backend developers", set(), {"salary", "table"}),
+    # closed by the question that follows instead of a comma
+    ("besides salary what do brussels frontend employers throw in? meal vouchers etc",
+     {"salary"}, {"employers", "meal", "vouchers"}),
 ])
 def test_an_aside_is_not_the_subject(text, absent, kept):
-    # "Besides X, …" names what the question is not about; without a comma it is no aside.
+    # "Besides X, …" names what the question is not about; without a comma or a question
+    # after it, it is no aside.
     query = parse(text)
     assert not absent & set(query.terms) and kept <= set(query.terms) | set(query.search_text.split())
     assert not query.form.amount or not absent
+
+
+@pytest.mark.parametrize("text, role", [
+    ("what certs should I look for on a cloud eng CV?", None),  # VOCAB has no cloud role
+    ("which tools do devops engs use in Liège?", "DevOps Engineers"),
+    ("backend eng salaries in Leuven", "Backend Developers"),
+])
+def test_eng_is_short_for_engineer(text, role):
+    assert parse(text).roles == ((role,) if role else ())
 
 
 def test_lead_is_not_senior():

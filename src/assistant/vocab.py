@@ -121,7 +121,7 @@ def level_of_label(label: str) -> set[str]:
 # Head nouns of role names, in the three languages; a role is its distinctive words plus
 # one of these classes ("backend" + developer).
 ROLE_HEADS: dict[str, tuple[str, ...]] = {
-    "developer": ("developer", "developers", "dev", "devs", "engineer", "engineers",
+    "developer": ("developer", "developers", "dev", "devs", "engineer", "engineers", "eng", "engs",
                   "programmer", "programmers", "coder", "coders", "ontwikkelaar",
                   "ontwikkelaars", "programmeur", "programmeurs", "developpeur",
                   "developpeurs", "developpeuse", "ingenieur", "ingenieurs"),
