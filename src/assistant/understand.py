@@ -137,7 +137,7 @@ NOT_PLACES = {"english", "dutch", "french", "german", "flemish", "java", "python
               "may", "june", "july", "august", "september", "october", "november",
               "december", "total", "general", "short", "detail", "euros", "euro", "q1", "q2",
               "q3", "q4", "tech", "it", "belgian", "addition", "practice", "fact"}
-STOPWORDS = set("""one ones 
+STOPWORDS = set("""one ones
 a an the and or but if of in on at to for from by with about as is are was were be been do
 does did doing have has had what which who whom whose where when why how much many any some
 this that these those there here it its i me my we our you your they them their he she can
