@@ -137,3 +137,22 @@ def test_two_places_without_a_role_are_each_answered_from_their_own_guide(corpus
     # place's roles listed as Leuven's
     assert "KU Leuven" in answer.answer and "Mechelen" in answer.answer, answer.answer
     assert "Which role" not in answer.answer and "Data Engineers and" not in answer.answer
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("question, expected, abstains", [
+    # the tables are yearly (Brussels) or monthly (Liège): no day or hourly rate in them
+    ("What's the day rate of a freelance frontend developer in Brussels?",
+     "gives salaries gross per year, not day rates", True),
+    ("Quel est le taux horaire d'un DevOps senior à Liège ?", "pas de taux horaires", True),
+    # an amount the guide does state per day
+    ("How much are meal vouchers worth per day for frontend developers in Brussels?", "€8", False),
+])
+def test_an_amount_per_day_or_hour_is_answered_only_where_the_guide_states_one(
+        corpus_assistant, question, expected, abstains):
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip("the evaluation guides hold these")
+    answer = assistant.ask(question)
+    assert answer.abstained is abstains and expected in answer.answer, answer.answer
+    assert abstains is False or "€" not in answer.answer

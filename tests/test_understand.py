@@ -341,3 +341,17 @@ def test_a_question_asking_how_long(text, duration):
 def test_dutch_and_french_comparatives_compare_two_places(text, compare, count):
     query = parse_question(text, VOCAB)
     assert query.compare is compare and query.form.count is count
+
+
+@pytest.mark.parametrize("text, per", [
+    ("What's the day rate for a freelance backend dev in Leuven?", "day"),
+    ("Quel est le TJM d'un freelance React à Bruxelles ?", "day"),
+    ("Wat is het dagtarief van een freelance tester in Lier?", "day"),
+    ("how much are meal vouchers worth per day?", "day"),
+    ("What's the hourly rate for a senior DevOps engineer?", "hour"),
+    ("Welk uurtarief vraagt een freelancer?", "hour"),
+    ("What do senior backend developers earn per year in Leuven?", None),
+    ("How many office days a week do frontend teams work?", None),
+])
+def test_an_amount_per_day_or_hour(text, per):
+    assert parse_question(text, VOCAB).form.per == per

@@ -348,6 +348,14 @@ def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: flo
     if best is None:
         return _not_covered(guide, lang)
     section = _section(guide, best.section)
+    if ranking.signals.get("unstated_per"):
+        # "What's the day rate?" of a guide whose table is yearly: say what it gives instead.
+        rows = [row for s in guide.sections for b in s.blocks if b.kind == "table"
+                for row in parse_salary_table(b.lines)]
+        if rows:
+            return Part(say("no_rate", lang, title=guide.title,
+                            period=period_phrase(rows[0].period, lang),
+                            rates=word(f"{query.form.per}_rates", lang)), grounded=False)
     if ranking.support < threshold or section is None:
         return _not_covered(guide, lang, closest=best.section)
     if best.block == "empty":

@@ -214,6 +214,9 @@ VERIFIED_TOP, VERIFIED_SHARE = 5, 0.8  # where a number or duration asked for is
 DATED = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[:h]\d\d\b|\b(?:january|february|march|april|"
                    r"may|june|july|august|september|october|november|december|monday|tuesday|"
                    r"wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
+# An amount stated per day or per hour ("€8 per working day", "€550 a day").
+PER_DAY = re.compile(r"\b(?:per (?:working )?day|a day|daily|/ ?day|par jour|per dag)\b", re.IGNORECASE)
+PER_HOUR = re.compile(r"\b(?:per hour|an hour|hourly|/ ?h(?:ou)?r|par heure|per uur)\b", re.IGNORECASE)
 MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
@@ -254,6 +257,7 @@ class UnitFacts:
     duration: bool
     levels: frozenset[str]  # the seniority levels a table row or table is labelled with
     dated: bool  # states a time or date (a year, a month, a clock time, a duration)
+    per: frozenset[str]  # "day", "hour": an amount stated per day or per hour
 
 
 _FACTS: dict[str, UnitFacts] = {}
@@ -273,7 +277,9 @@ def unit_facts(node: TextNode) -> UnitFacts:
         found = _FACTS[meta["digest"]] = UnitFacts(
             bool(MONEY.search(quote)), bool(COUNTED.search(quote)), bool(RELATION.search(quote)),
             bool(DURATION.search(quote)), levels,
-            bool(DURATION.search(quote) or DATED.search(quote)))
+            bool(DURATION.search(quote) or DATED.search(quote)),
+            frozenset(per for per, pattern in (("day", PER_DAY), ("hour", PER_HOUR))
+                      if MONEY.search(quote) and pattern.search(quote)))
     return found
 
 
@@ -345,7 +351,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         return ((not form.counted or bool(unit.signals["count"]))
                 and (not form.duration or unit_facts(unit.node).duration)
                 and (not form.amount or form.reason or unit_facts(unit.node).money)
-                and (not form.when or unit_facts(unit.node).dated))
+                and (not form.when or unit_facts(unit.node).dated)
+                and (not form.per or form.per in unit_facts(unit.node).per))
 
     # Only near the top, and holding as much of the question as the best unit: a number
     # further down, or beside fewer of the question's words, is about something else.
@@ -392,6 +399,8 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     }
     support = calibration.support.get("bias", 0.0) + sum(
         calibration.support.get(name, 0.0) * value for name, value in support_signals.items())
+    if unstated and form.per:
+        support_signals["unstated_per"] = 1.0  # answer.py names the period the guide has
     if unstated or (wanted and not any(s.signals["count"] for s in scored)):
         support_signals["unstated_count"] = 1.0
         support = min(support, calibration.threshold - 1.0)

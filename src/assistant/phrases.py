@@ -106,6 +106,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "De gids {title} heeft nog geen inhoud.",
         "fr": "Le guide {title} n'a pas encore de contenu.",
     },
+    "no_rate": {
+        "en": "The {title} guide gives salaries {period}, not {rates}.",
+        "nl": "De gids {title} geeft salarissen {period}, geen {rates}.",
+        "fr": "Le guide {title} donne des salaires {period}, pas de {rates}.",
+    },
+    "day_rates": {"en": "day rates", "nl": "dagtarieven", "fr": "taux journaliers"},
+    "hour_rates": {"en": "hourly rates", "nl": "uurtarieven", "fr": "taux horaires"},
     "missing_levels": {
         "en": "The {title} guide gives no {levels} salary; it lists {available}.",
         "nl": "De gids {title} geeft geen salaris voor {levels}; hij vermeldt {available}.",

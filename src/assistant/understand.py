@@ -118,6 +118,13 @@ HOW_LONG = re.compile(r"\b(?:how long|hoe lang|combien de temps)\b")
 WHEN = re.compile(r"^(?:when|since when|wanneer|sinds wanneer|quand|depuis quand)\b"
                   r"|\b(?:what time|which year|what year|in welk jaar|hoe laat|a quelle heure|"
                   r"en quelle annee|opening hours|openingsuren|openingstijden|heures d ouverture)\b")
+# "What's the day rate?", "TJM", "per hour": an amount per day or hour, which a yearly or
+# monthly salary table does not state (evidence.py verifies: "the guide gives gross yearly
+# salaries, not day rates").
+PER_DAY = re.compile(r"\b(?:per (?:working )?day|a day|daily|day ?rates?|tjm|taux journaliers?|"
+                     r"tarifs? journaliers?|par jour|dagtarie\w*|dagprij\w*|per dag)\b")
+PER_HOUR = re.compile(r"\b(?:per hour|an hour|hourly|hour rates?|uurtarie\w*|per uur|"
+                      r"taux horaires?|tarifs? horaires?|par heure|de l heure)\b")
 # "Who is hiring?" asks for names: it prefers a list of them (evidence.py's "names").
 WHO = re.compile(r"\b(who|whom|wie|qui)\b")
 # What is counted: the words right after "how many" ("how many software firms"); an answer
@@ -165,6 +172,7 @@ class Form:
     reason: bool = False  # why
     duration: bool = False  # how long
     when: bool = False  # a time or date
+    per: str | None = None  # "day" or "hour": the amount asked is per day or per hour
 
     def continuing(self, earlier: Form) -> Form:
         """This form in a follow-up that continues `earlier`'s subject ("And in Ghent?"):
@@ -174,7 +182,8 @@ class Form:
                     amount_words=earlier.amount_words,
                     relation=self.relation or earlier.relation,
                     reason=self.reason or earlier.reason,
-                    duration=self.duration or earlier.duration, when=self.when or earlier.when)
+                    duration=self.duration or earlier.duration, when=self.when or earlier.when,
+                    per=self.per or earlier.per)
 
 
 @dataclass(frozen=True)
@@ -384,7 +393,9 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
             and not YES_NO.match(corrected),
             amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
             relation=bool(COMPARES.search(corrected)), reason=bool(WHY.search(corrected)),
-            duration=bool(HOW_LONG.search(corrected)), when=bool(WHEN.search(corrected))),
+            duration=bool(HOW_LONG.search(corrected)), when=bool(WHEN.search(corrected)),
+            per="day" if PER_DAY.search(corrected) else "hour" if PER_HOUR.search(corrected)
+            else None),
         describes_role=bool(DESCRIBES_ROLE.match(corrected)),
         text=text, lang=detected or "en", lang_marked=detected is not None,
         places=ordered_places,
