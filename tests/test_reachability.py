@@ -156,3 +156,13 @@ def test_an_amount_per_day_or_hour_is_answered_only_where_the_guide_states_one(
     answer = assistant.ask(question)
     assert answer.abstained is abstains and expected in answer.answer, answer.answer
     assert abstains is False or "€" not in answer.answer
+
+
+@pytest.mark.integration
+def test_a_technology_s_developers_are_answered_from_the_guide_that_names_it(corpus_assistant):
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip("the Brussels frontend guide names React")
+    answer = assistant.ask("What do senior React developers earn in Brussels?")
+    assert not answer.abstained and "€59,740" in answer.answer, answer.answer
+    assert answer.sources[0].title == "Recruiting Frontend Developers in Brussels"

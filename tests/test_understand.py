@@ -355,3 +355,23 @@ def test_dutch_and_french_comparatives_compare_two_places(text, compare, count):
 ])
 def test_an_amount_per_day_or_hour(text, per):
     assert parse_question(text, VOCAB).form.per == per
+
+
+@pytest.mark.parametrize("guide_words, text, roles, unknown, term", [
+    # a technology a guide's text names: its developers are that guide's people
+    ({"react"}, "What do React developers earn in Brussels?", (), (), "react"),
+    ({"java"}, "Which companies hire Java devs in Leuven?", (), (), "java"),
+    ({"ios", "android"}, "junior iOS/Android dev in Bruges?", (), (), "ios"),
+    # no guide names it: a role the guides don't cover
+    (set(), "What do React developers earn in Brussels?", (), ("React Developers",), None),
+    # a field, not a technology: a guide that mentions security is no security guide
+    ({"security"}, "What do security engineers earn in Brussels?", (), ("Security Engineers",),
+     None),
+    # "go up" is no Go developer
+    ({"go"}, "How fast did demand for DevOps engineers go up?", ("DevOps Engineers",), (), None),
+])
+def test_a_technology_s_developers_are_the_people_of_the_guide_that_names_it(
+        guide_words, text, roles, unknown, term):
+    query = parse_question(text, Vocabulary(ROLES, (), frozenset(guide_words)))
+    assert (query.roles, query.unknown_roles) == (roles, unknown)
+    assert term is None or term in query.terms

@@ -26,6 +26,7 @@ from .vocab import (
     LEVEL_ORDER,
     LEVELS,
     PLACES,
+    SPECIALISTS,
     VAGUE_MODIFIERS,
     by_initial,
     correct_typos,
@@ -232,9 +233,14 @@ class Vocabulary:
     def __init__(self, corpus_roles: list[str], corpus_places: tuple[str, ...] = (),
                  corpus_words: frozenset[str] = frozenset()) -> None:
         covered = {normalize(role) for role in corpus_roles}
-        names = list(dict.fromkeys([*corpus_roles,
-                                    *(r for r in KNOWN_ROLES if normalize(r) not in covered)]))
+        names = list(dict.fromkeys([*corpus_roles, *(r for r in (*KNOWN_ROLES, *SPECIALISTS)
+                                                     if normalize(r) not in covered)]))
         self.roles = [self._role_form(name, normalize(name) in covered) for name in names]
+        # "React developers" where a guide's text says "React": that guide's people.
+        specialists = {normalize(name) for name in SPECIALISTS}
+        self.specialists = {form for form in self.roles if not form.known
+                            and normalize(form.name) in specialists
+                            and all(w in corpus_words for w in form.distinct)}
         # A guide's own place is a place even when the gazetteer does not know it ("Lier").
         gazetteer = {normalize(alias) for aliases in PLACES.values() for alias in aliases}
         own = [(normalize(place), place) for place in corpus_places
@@ -365,6 +371,9 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
                if form.known and not all(w in VAGUE_MODIFIERS for w in form.distinct)}
     roles = list(dict.fromkeys(form if form.known else covered.get(form.distinct, form)
                                for form in roles))
+    # A technology's developers whom a guide's text names: the technology is a content word
+    # and the place (or that word) routes, not a role no guide covers.
+    roles = [form for form in roles if form not in vocabulary.specialists]
     # "lead" before an article is a verb ("which firms lead the market"), not a level.
     level_text = re.sub(r"\blead (?=(?:the|a|an|de|het|een|le|la|les|un|une)\b)", "- ", corrected)
     levels = sorted({level for level, spellings in LEVELS.items()

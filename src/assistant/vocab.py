@@ -155,6 +155,16 @@ VAGUE_MODIFIERS = {"data", "software", "it", "web", "cloud", "systems", "system"
 
 # Roles recruiters ask about, beyond those the corpus happens to hold; used to notice that a
 # question is about a role the guides do not cover.
+# Developers named by one technology: the people a guide for the broader role describes
+# when its text names the technology ("Java developers in Leuven" are the backend guide's
+# "Java, .NET, Node.js, or Python" developers). Routing only: the guide's own role is named
+# in the answer and its source.
+SPECIALISTS = ("iOS Developers", "Android Developers", "Java Developers", "Python Developers",
+               ".NET Developers", "PHP Developers", "JavaScript Developers", "React Developers",
+               "Node.js Developers", "Go Developers", "Rust Developers", "C++ Developers",
+               "Angular Developers", "Vue Developers", "Kotlin Developers", "Swift Developers",
+               "Flutter Developers", "TypeScript Developers", "Scala Developers")
+
 KNOWN_ROLES = (
     "Backend Developers", "Frontend Developers", "Full-Stack Developers", "Mobile Developers",
     "iOS Developers", "Android Developers", "DevOps Engineers", "Site Reliability Engineers",
