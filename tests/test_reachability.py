@@ -75,6 +75,8 @@ def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
     # a duration, and a count in a sentence below one that states none
     ("How long do DevOps engineers usually stay with one employer in Liège?", ("3.8 years",)),
     ("How many tech companies can frontend recruiters target in Brussels?", ("1,900",)),
+    # a reason asked, and prose that gives one (the form a "why" asks for)
+    ("Why should I choose Leuven to hire back-end developers?", ("attractive balance",)),
     # a date asked, and the sentence that states it
     ("When does the European Accessibility Act apply to Brussels frontend work?", ("June 2025",)),
 ])

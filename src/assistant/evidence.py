@@ -23,8 +23,8 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
 weighted sum (`support`) over the best unit's dense, section and heading scores, level
-match, coverage and form (a count, a list of names, an amount or a comparison, when the
-question asks for one), the coverage of the whole routed guide, how far the best unit
+match, coverage and form (a count, a list of names, an amount, a comparison or prose for
+a "why", when the question asks for one), the coverage of the whole routed guide, how far the best unit
 stands out of its guide (`margin`), and the share of the question's words that no guide
 uses (`unseen`); the answer abstains under a threshold. A "how many X" question whose X the
 guide uses but never beside a number, or whose best evidence states no number, has no
@@ -389,9 +389,10 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         "coverage": max((s.signals["coverage"] for s in scored[:3]), default=0.0),
         "guide_coverage": weights.coverage(terms, found_anywhere),
         "level": best.signals["level"],
-        # The evidence has the form the question asks for: a count, names, an amount.
+        # The evidence has the form the question asks for: a count, names, an amount, a
+        # comparison, prose for a reason.
         "form": max(best.signals["count"], best.signals["names"], best.signals["money"],
-                    best.signals["relation"]),
+                    best.signals["relation"], best.signals["reason"]),
         # How far the best unit stands out of its guide: an off-topic question is about as
         # far from every unit.
         "margin": best.signals["dense"] - sorted(u.signals["dense"] for u in scored)[len(scored) // 2],

@@ -65,7 +65,7 @@ def support_inputs(record: dict, weights: dict[str, float]) -> tuple[list[dict],
         inputs.append({"dense": best[3]["dense"], "section": best[3].get("section", 0.0),
                        "heading": best[3]["heading"],
                        "form": max(best[3].get(k, 0.0)
-                                   for k in ("count", "names", "money", "relation")),
+                                   for k in ("count", "names", "money", "relation", "reason")),
                        "coverage": max(u[3]["coverage"] for u in units[:3]),
                        "guide_coverage": guide["guide_coverage"], "level": best[3]["level"],
                        "section_coverage": guide.get("section_coverage", 0.0),
