@@ -77,8 +77,9 @@ def test_an_aside_is_not_the_subject(text, absent, kept):
     ("what certs should I look for on a cloud eng CV?", None),  # VOCAB has no cloud role
     ("which tools do devops engs use in Liège?", "DevOps Engineers"),
     ("backend eng salaries in Leuven", "Backend Developers"),
+    ("Why base a frontend development team in Brussels?", "Frontend Developers"),
 ])
-def test_eng_is_short_for_engineer(text, role):
+def test_eng_engineering_and_development_name_the_role(text, role):
     assert parse(text).roles == ((role,) if role else ())
 
 

@@ -122,6 +122,7 @@ def level_of_label(label: str) -> set[str]:
 # one of these classes ("backend" + developer).
 ROLE_HEADS: dict[str, tuple[str, ...]] = {
     "developer": ("developer", "developers", "dev", "devs", "engineer", "engineers", "eng", "engs",
+                  "engineering", "development",
                   "programmer", "programmers", "coder", "coders", "ontwikkelaar",
                   "ontwikkelaars", "programmeur", "programmeurs", "developpeur",
                   "developpeurs", "developpeuse", "ingenieur", "ingenieurs"),
