@@ -26,8 +26,10 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def process():
-    started = ModelProcess()
+def process(real_embedder):
+    # The precision this process chose: "auto" times both at load, and on a busy machine two
+    # loads can choose differently (then the vectors differ by ~1e-3, rightly).
+    started = ModelProcess(precision=real_embedder.precision)
     yield started
     started.close()
 
@@ -75,8 +77,9 @@ def test_close_ends_the_process():
     "What does a senior backend developer earn in Leuven?",
     "What is the best pizza in Naples?",
 ])
-def test_ask_answers_the_same_in_one_process_or_two(shipped_index, question):
-    env = {"ASSISTANT_INDEX": str(shipped_index.index), "ASSISTANT_LOG": "off"}
+def test_ask_answers_the_same_in_one_process_or_two(shipped_index, real_embedder, question):
+    env = {"ASSISTANT_INDEX": str(shipped_index.index), "ASSISTANT_LOG": "off",
+           "ASSISTANT_EMBED_PRECISION": real_embedder.precision}  # one choice for both runs
     answers = []
     for separate in ("true", "false"):
         result = run_cli("ask", "--json", question, env={**env, "ASSISTANT_MODEL_PROCESS": separate})
