@@ -298,6 +298,7 @@ def test_medior_alone_does_not_make_a_question_dutch():
     ("Quel pourcentage des offres demandent Angular ?", False, True, False),
     ("Met hoeveel procent stegen de vacatures?", False, True, False),
     ("How much does a senior earn, and has it grown?", True, False, False),
+    ("How much have backend salaries in Leuven risen?", False, True, False),
     # Dutch and French comparatives: a relation, not a count or an amount
     ("Hoeveel lager liggen de kantoorhuren in Mechelen dan in Brussel?", False, True, False),
     ("Les salaires sont-ils moins élevés qu'à Bruxelles ?", False, True, False),

@@ -24,15 +24,18 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 The rank score is a weighted sum of the signals. Whether to answer at all is a second
 weighted sum (`support`) over the best unit's dense, section and heading scores, level
 match, coverage and form (a count, a list of names, an amount, a comparison or prose for
-a "why", when the question asks for one), the coverage of the whole routed guide, how far the best unit
-stands out of its guide (`margin`), and the share of the question's words that no guide
-uses (`unseen`); the answer abstains under a threshold. A "how many X" question whose X the
-guide uses but never beside a number, or whose best evidence states no number, has no
-support whatever the weights: the guide does not state that count; nor has "how long"
-evidence that states no duration, nor an amount asked of evidence that states none (a
-country-wide "what do they earn?" whose only sentences about the country name no figure),
-nor a time or date ("when was KU Leuven founded?") of evidence that states no year, month,
-clock time or duration.
+a "why", when the question asks for one), the coverage of the whole routed guide, how far
+the best unit stands out of its guide (`margin`), and the share of the question's words
+that no guide uses (`unseen`); the answer abstains under a threshold.
+
+Verification, whatever the weights: evidence near the top must state what the question's
+form asks for, or the guide does not say. A "how many X" needs a number (beside X, when
+the guide uses that word), "how long" a duration, "how much" an amount of money (a
+country-wide "what do they earn?" whose sentences about the country name no figure is
+not answered), "when" a year, month, clock time or duration, and a "day rate" or "hourly"
+amount one stated per day or per hour ("the guide gives salaries gross per year, not day
+rates").
+
 Both weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py`
 and read from `calibration.json` beside this file: no list of topics or subjects decides
 anything here.
@@ -212,7 +215,7 @@ RELATION = re.compile(r"\d\s?%|\b(?:than|compared (?:to|with)|relative to)\b", r
 VERIFIED_TOP, VERIFIED_SHARE = 5, 0.8  # where a number or duration asked for is sought
 # A time or date: a year, a month, a clock time (or a duration, "2 to 3 months after…").
 DATED = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[:h]\d\d\b|\b(?:january|february|march|april|"
-                   r"may|june|july|august|september|october|november|december|monday|tuesday|"
+                   r"may(?= \d)|june|july|august|september|october|november|december|monday|tuesday|"
                    r"wednesday|thursday|friday|saturday|sunday)\b", re.IGNORECASE)
 # An amount stated per day or per hour ("€8 per working day", "€550 a day").
 PER_DAY = re.compile(r"\b(?:per (?:working )?day|a day|daily|/ ?day|par jour|per dag)\b", re.IGNORECASE)

@@ -89,7 +89,7 @@ COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|h
                       r"(?:plus|moins) (?:\w+ ){0,2}qu\w*)\b"
                       # a change or a share: "how much has demand grown?", "what percentage
                       # of ads ask for Angular?" is answered by a share, not a pay table
-                      r"|\bhow much (?:(?!earn|make|pay|cost|salar)\w+ ){1,6}?"
+                      r"|\bhow much (?:(?!earn|make|pay|cost)\w+ ){1,6}?"
                       r"(?:grow|grew|grown|rise|rose|risen|increas\w*|"
                       r"decreas\w*|drop\w*|fall|fell|fallen|go up|went up|gone up)\b"
                       r"|\b(?:percentage|percent|proportion|what share|procent|pourcentage|"
@@ -100,7 +100,8 @@ YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|shoul
                     r"zijn|worden|bevat\w*|est ce que|sont)\b(?!.*\bhow much\b)")
 # "Besides the university, who hires?", "Beyond base salary, which benefits…?": what the
 # aside names is what the question is *not* about, so its words are no content words (it
-# would draw the universities list or the pay table). Only a short phrase closed by a comma.
+# would draw the universities list or the pay table). Only a short phrase closed by a comma
+# or by the question after it.
 ASIDE = re.compile(r"\b(?:besides|beyond|apart from|aside from|other than|except(?: for)?|"
                    r"excluding|naast|behalve|buiten|afgezien van|en dehors d[eu]s?|a part|"
                    r"hormis|outre)\s+((?:[\w.']+\s+){0,3}[\w.']+)"

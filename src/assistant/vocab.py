@@ -154,8 +154,6 @@ VAGUE_MODIFIERS = {"data", "software", "it", "web", "cloud", "systems", "system"
                    "go", "rust", "cpp", "csharp", "dotnet", "salesforce", "sap", "ios",
                    "android", "kotlin", "swift", "scala", "ruby"}
 
-# Roles recruiters ask about, beyond those the corpus happens to hold; used to notice that a
-# question is about a role the guides do not cover.
 # Developers named by one technology: the people a guide for the broader role describes
 # when its text names the technology ("Java developers in Leuven" are the backend guide's
 # "Java, .NET, Node.js, or Python" developers). Routing only: the guide's own role is named
@@ -166,6 +164,8 @@ SPECIALISTS = ("iOS Developers", "Android Developers", "Java Developers", "Pytho
                "Angular Developers", "Vue Developers", "Kotlin Developers", "Swift Developers",
                "Flutter Developers", "TypeScript Developers", "Scala Developers")
 
+# Roles recruiters ask about, beyond those the corpus happens to hold; used to notice that a
+# question is about a role the guides do not cover.
 KNOWN_ROLES = (
     "Backend Developers", "Frontend Developers", "Full-Stack Developers", "Mobile Developers",
     "iOS Developers", "Android Developers", "DevOps Engineers", "Site Reliability Engineers",
