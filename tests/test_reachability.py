@@ -48,6 +48,15 @@ def corpus_assistant(request, tmp_path_factory, real_embedder):
     return Assistant(settings, embedder=real_embedder), folders
 
 
+def ask_with_eval_guides(corpus_assistant, question: str, why: str):
+    """`question` asked of the shipped and evaluation guides (skipped for the fixtures:
+    `why` they are needed)."""
+    assistant, folders = corpus_assistant
+    if EVAL_GUIDES not in folders:
+        pytest.skip(why)
+    return assistant.ask(question)
+
+
 @pytest.mark.integration
 def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
     assistant, folders = corpus_assistant
@@ -81,10 +90,8 @@ def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
     ("When does the European Accessibility Act apply to Brussels frontend work?", ("June 2025",)),
 ])
 def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, question, expected):
-    assistant, folders = corpus_assistant
-    if EVAL_GUIDES not in folders:
-        pytest.skip("the evaluation guides hold these facts")
-    answer = assistant.ask(question)
+    answer = ask_with_eval_guides(corpus_assistant, question,
+                                  why="the evaluation guides hold these facts")
     assert not answer.abstained and all(text in answer.answer for text in expected), answer.answer
 
 
@@ -100,10 +107,8 @@ def test_the_form_a_question_asks_for_picks_the_evidence(corpus_assistant, quest
     "What does a desk at Bryggia Cowork cost per month? Our Bruges mobile team needs one.",
 ])
 def test_a_count_duration_date_or_amount_the_guide_does_not_state_is_refused(corpus_assistant, question):
-    assistant, folders = corpus_assistant
-    if EVAL_GUIDES not in folders:
-        pytest.skip("the evaluation guides hold these subjects")
-    answer = assistant.ask(question)
+    answer = ask_with_eval_guides(corpus_assistant, question,
+                                  why="the evaluation guides hold these subjects")
     assert answer.abstained, answer.answer
 
 
@@ -118,10 +123,8 @@ def test_a_count_duration_date_or_amount_the_guide_does_not_state_is_refused(cor
 ])
 def test_a_country_question_is_answered_from_what_a_city_guide_says_of_the_country(
         corpus_assistant, question, expected):
-    assistant, folders = corpus_assistant
-    if EVAL_GUIDES not in folders:
-        pytest.skip("the shipped Leuven guide is the only backend guide there")
-    answer = assistant.ask(question)
+    answer = ask_with_eval_guides(corpus_assistant, question,
+                                  why="the shipped Leuven guide is the only backend guide there")
     assert "Introduction" not in answer.answer and "€" not in answer.answer, answer.answer
     if expected is None:
         assert answer.abstained, answer.answer
@@ -131,10 +134,8 @@ def test_a_country_question_is_answered_from_what_a_city_guide_says_of_the_count
 
 @pytest.mark.integration
 def test_two_places_without_a_role_are_each_answered_from_their_own_guide(corpus_assistant):
-    assistant, folders = corpus_assistant
-    if EVAL_GUIDES not in folders:
-        pytest.skip("the evaluation guides hold Mechelen's")
-    answer = assistant.ask("Which universities are there in Leuven and Mechelen?")
+    answer = ask_with_eval_guides(corpus_assistant, "Which universities are there in Leuven and Mechelen?",
+                                  why="the evaluation guides hold Mechelen's")
     # Leuven's list, and Mechelen's guide has none; never "which role?" with another
     # place's roles listed as Leuven's
     assert "KU Leuven" in answer.answer and "Mechelen" in answer.answer, answer.answer
@@ -152,19 +153,15 @@ def test_two_places_without_a_role_are_each_answered_from_their_own_guide(corpus
 ])
 def test_an_amount_per_day_or_hour_is_answered_only_where_the_guide_states_one(
         corpus_assistant, question, expected, abstains):
-    assistant, folders = corpus_assistant
-    if EVAL_GUIDES not in folders:
-        pytest.skip("the evaluation guides hold these")
-    answer = assistant.ask(question)
+    answer = ask_with_eval_guides(corpus_assistant, question,
+                                  why="the evaluation guides hold these")
     assert answer.abstained is abstains and expected in answer.answer, answer.answer
     assert abstains is False or "€" not in answer.answer
 
 
 @pytest.mark.integration
 def test_a_technology_s_developers_are_answered_from_the_guide_that_names_it(corpus_assistant):
-    assistant, folders = corpus_assistant
-    if EVAL_GUIDES not in folders:
-        pytest.skip("the Brussels frontend guide names React")
-    answer = assistant.ask("What do senior React developers earn in Brussels?")
+    answer = ask_with_eval_guides(corpus_assistant, "What do senior React developers earn in Brussels?",
+                                  why="the Brussels frontend guide names React")
     assert not answer.abstained and "€59,740" in answer.answer, answer.answer
     assert answer.sources[0].title == "Recruiting Frontend Developers in Brussels"
