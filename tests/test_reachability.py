@@ -86,6 +86,9 @@ def test_every_section_is_reachable_from_its_heading(corpus_assistant) -> None:
     ("How many tech companies can frontend recruiters target in Brussels?", ("1,900",)),
     # a reason asked, and prose that gives one (the form a "why" asks for)
     ("Why should I choose Leuven to hire back-end developers?", ("attractive balance",)),
+    # two things asked, one per sentence of the section: both sentences
+    ("Which CI tool and which scripting languages do DevOps engineers in Liège use?",
+     ("GitLab CI", "Python and Bash")),
     # a date asked, and the sentence that states it
     ("When does the European Accessibility Act apply to Brussels frontend work?", ("June 2025",)),
 ])

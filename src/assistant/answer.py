@@ -257,8 +257,15 @@ def sentence_part(target: Target, query: Query, ranking: Ranking) -> Part:
     assert best is not None
     guide = target.guide
     section = _section(guide, best.section)
-    same = [u for u in ranking.units[1:4] if u.section == best.section and u.block == "sentence"
-            and u.score >= SECOND_SENTENCE_SHARE * best.score]
+    nearby = [u for u in ranking.units[1:4] if u.section == best.section
+              and u.block == "sentence"]
+    # A second sentence that scores almost as well, or one that holds a word of the question
+    # the best one lacks ("the stack? CI, IaC, scripting": CI in one sentence, scripting
+    # in the next).
+    asked = {stem(t) for t in query.terms}
+    missing = asked - stems(best.meta["quote"])
+    same = [u for u in nearby if u.score >= SECOND_SENTENCE_SHARE * best.score
+            or missing & stems(u.meta["quote"])]
     chosen = _with_references(sorted([best, *same[:1]], key=lambda u: u.meta["position"]),
                               ranking)
     if _asks_for_the_section(query, best.section, ranking):
