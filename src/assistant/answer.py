@@ -357,8 +357,7 @@ def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: flo
     section = _section(guide, best.section)
     if ranking.signals.get("unstated_per"):
         # "What's the day rate?" of a guide whose table is yearly: say what it gives instead.
-        rows = [row for s in guide.sections for b in s.blocks if b.kind == "table"
-                for row in parse_salary_table(b.lines)]
+        rows = guide.salary_rows()
         if rows:
             return Part(say("no_rate", lang, title=guide.title,
                             period=period_phrase(rows[0].period, lang),

@@ -351,11 +351,12 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     # best of the top units that states one goes first; when none does, the guide does not
     # say (below), whatever else the evidence shares with the question.
     def states(unit: Scored) -> bool:
+        facts = unit_facts(unit.node)
         return ((not form.counted or bool(unit.signals["count"]))
-                and (not form.duration or unit_facts(unit.node).duration)
-                and (not form.amount or form.reason or unit_facts(unit.node).money)
-                and (not form.when or unit_facts(unit.node).dated)
-                and (not form.per or form.per in unit_facts(unit.node).per))
+                and (not form.duration or facts.duration)
+                and (not form.amount or form.reason or facts.money)
+                and (not form.when or facts.dated)
+                and (not form.per or form.per in facts.per))
 
     # Only near the top, and holding as much of the question as the best unit: a number
     # further down, or beside fewer of the question's words, is about something else.
