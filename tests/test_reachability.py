@@ -163,6 +163,21 @@ def test_an_amount_per_day_or_hour_is_answered_only_where_the_guide_states_one(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("question, expected, abstains", [
+    # the certifications list names the CKA and the AZ-305 but no premium for holding one
+    ("How much more do cloud engineers with a CKA get paid in Belgium?", "does not say", True),
+    ("What percentage of frontend developers in Brussels work freelance?", "does not say", True),
+    # the figure sits in the sentence after the one sharing most words with the question
+    ("How much cheaper are DevOps engineers in Liège compared to Brussels?", "14%", False),
+    ("How much has demand for cloud engineers grown in Belgium?", "21%", False),
+])
+def test_a_comparison_asked_as_a_figure_is_answered_only_by_evidence_stating_one(
+        corpus_assistant, question, expected, abstains):
+    answer = ask_with_eval_guides(corpus_assistant, question, why="the evaluation guides hold these")
+    assert answer.abstained is abstains and expected in answer.answer, answer.answer
+
+
+@pytest.mark.integration
 def test_a_technology_s_developers_are_answered_from_the_guide_that_names_it(corpus_assistant):
     answer = ask_with_eval_guides(corpus_assistant, "What do senior React developers earn in Brussels?",
                                   why="the Brussels frontend guide names React")

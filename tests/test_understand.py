@@ -359,6 +359,20 @@ def test_an_amount_per_day_or_hour(text, per):
     assert parse_question(text, VOCAB).form.per == per
 
 
+@pytest.mark.parametrize("text, figure", [
+    ("What percentage of frontend developers in Brussels freelance?", "share"),
+    ("Welk percentage van de testers werkt als freelancer?", "share"),
+    ("How much more do cloud engineers with a CKA get paid?", "money"),
+    ("How much cheaper are DevOps salaries in Liège than in Brussels?", "money"),
+    ("How much cheaper are DevOps engineers in Liège than in Brussels?", "number"),
+    ("How much longer does hiring take in Mechelen than in Brussels?", "number"),
+    ("How much do senior backend developers earn in Leuven?", None),  # an amount, no comparison
+    ("Is Leuven cheaper than Brussels?", None),  # a comparison, no figure asked
+])
+def test_a_comparison_asked_as_a_figure(text, figure):
+    assert parse_question(text, VOCAB).form.figure == figure
+
+
 @pytest.mark.parametrize("guide_words, text, roles, unknown, term", [
     # a technology a guide's text names: its developers are that guide's people
     ({"react"}, "What do React developers earn in Brussels?", (), (), "react"),

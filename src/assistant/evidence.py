@@ -34,7 +34,8 @@ the guide uses that word), "how long" a duration, "how much" an amount of money 
 country-wide "what do they earn?" whose sentences about the country name no figure is
 not answered), "when" a year, month, clock time or duration, and a "day rate" or "hourly"
 amount one stated per day or per hour ("the guide gives salaries gross per year, not day
-rates").
+rates"), and a comparison asked as a figure ("how much more…?", "what percentage…?") a
+share, or an amount or number where the question allows one.
 
 Both weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py`
 and read from `calibration.json` beside this file: no list of topics or subjects decides
@@ -220,6 +221,9 @@ DATED = re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}[:h]\d\d\b|\b(?:january|febru
 # An amount stated per day or per hour ("€8 per working day", "€550 a day").
 PER_DAY = re.compile(r"\b(?:per (?:working )?day|a day|daily|/ ?day|par jour|per dag)\b", re.IGNORECASE)
 PER_HOUR = re.compile(r"\b(?:per hour|an hour|hourly|/ ?h(?:ou)?r|par heure|per uur)\b", re.IGNORECASE)
+SHARE = re.compile(r"\d\s?%|\b(?:percent|per cent|procent|pour ?cent|half|a third|two thirds|"
+                   r"a quarter|majority|(?:one|two|three) in (?:two|three|four|five|ten))\b",
+                   re.IGNORECASE)
 MONEY = re.compile(r"[€$£]\s?\d|\d\s?(?:€|eur\b|euro)", re.IGNORECASE)
 _STEMS: dict[str, frozenset[str]] = {}
 
@@ -261,6 +265,7 @@ class UnitFacts:
     levels: frozenset[str]  # the seniority levels a table row or table is labelled with
     dated: bool  # states a time or date (a year, a month, a clock time, a duration)
     per: frozenset[str]  # "day", "hour": an amount stated per day or per hour
+    share: bool  # states a share ("21%", "35 procent")
 
 
 _FACTS: dict[str, UnitFacts] = {}
@@ -282,7 +287,8 @@ def unit_facts(node: TextNode) -> UnitFacts:
             bool(DURATION.search(quote)), levels,
             bool(DURATION.search(quote) or DATED.search(quote)),
             frozenset(per for per, pattern in (("day", PER_DAY), ("hour", PER_HOUR))
-                      if MONEY.search(quote) and pattern.search(quote)))
+                      if MONEY.search(quote) and pattern.search(quote)),
+            bool(SHARE.search(quote)))
     return found
 
 
@@ -356,12 +362,18 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
                 and (not form.duration or facts.duration)
                 and (not form.amount or form.reason or facts.money)
                 and (not form.when or facts.dated)
-                and (not form.per or form.per in facts.per))
+                and (not form.per or form.per in facts.per)
+                and (not form.figure or facts.share
+                     or (form.figure != "share" and facts.money)
+                     or (form.figure == "number" and (facts.counted or facts.duration))))
 
     # Only near the top, and holding as much of the question as the best unit: a number
     # further down, or beside fewer of the question's words, is about something else.
+    # A comparison's figure may sit in the sentence beside the one holding most of the
+    # question ("turnover is lower… compared with", then "salaries run 14% lower than…").
     near = [u for u in scored[:VERIFIED_TOP] if u.score >= VERIFIED_SHARE * scored[0].score
-            and u.signals["coverage"] >= scored[0].signals["coverage"]]
+            and (u.signals["coverage"] >= scored[0].signals["coverage"]
+                 or (form.figure and u.section == scored[0].section))]
     unstated = not any(states(u) for u in near)
     if not unstated and not states(scored[0]):
         first = next(u for u in near if states(u))

@@ -94,6 +94,11 @@ COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|h
                       r"decreas\w*|drop\w*|fall|fell|fallen|go up|went up|gone up)\b"
                       r"|\b(?:percentage|percent|proportion|what share|procent|pourcentage|"
                       r"quelle part|welk deel|hoeveel procent)\b")
+# A comparison asked as a figure ("how much more…?", "what percentage…?") is answered by a
+# share or an amount, not by a list that merely names what is compared.
+SHARE_ASKED = re.compile(r"\b(?:percentage|percent|proportion|what share|procent|pourcentage|"
+                         r"quelle part|welk deel)\b")
+QUANTITY_ASKED = re.compile(r"\b(?:how much|hoeveel|combien)\b")
 # "Do the salary figures include the company car?" asks yes or no about pay, not for an
 # amount: the note beside the table answers it, not the rows.
 YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|should|has|have|"
@@ -171,6 +176,10 @@ class Form:
     amount: bool = False  # an amount of money
     amount_words: tuple[str, ...] = ()  # the content words that ask for it ("earn", "salary")
     relation: bool = False  # how two things compare ("how much cheaper than…")
+    # The comparison asked as a figure: "share" ("what percentage…?") is answered by a share,
+    # "money" ("how much more do they earn…?") by a share or an amount, "number" ("how much
+    # longer…?") by any figure.
+    figure: str | None = None
     reason: bool = False  # why
     duration: bool = False  # how long
     when: bool = False  # a time or date
@@ -183,6 +192,7 @@ class Form:
                     who=self.who or earlier.who, amount=self.amount or earlier.amount,
                     amount_words=earlier.amount_words,
                     relation=self.relation or earlier.relation,
+                    figure=self.figure or earlier.figure,
                     reason=self.reason or earlier.reason,
                     duration=self.duration or earlier.duration, when=self.when or earlier.when,
                     per=self.per or earlier.per)
@@ -402,7 +412,12 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
             amount=bool(AMOUNT.search(corrected)) and not COMPARES.search(corrected)
             and not YES_NO.match(corrected),
             amount_words=tuple(t for t in terms if AMOUNT.fullmatch(t)),
-            relation=bool(COMPARES.search(corrected)), reason=bool(WHY.search(corrected)),
+            relation=bool(COMPARES.search(corrected)),
+            figure=None if not COMPARES.search(corrected)
+            else "share" if SHARE_ASKED.search(corrected)
+            else None if not QUANTITY_ASKED.search(corrected)
+            else "money" if AMOUNT.search(QUANTITY_ASKED.sub(" ", corrected)) else "number",
+            reason=bool(WHY.search(corrected)),
             duration=bool(HOW_LONG.search(corrected)), when=bool(WHEN.search(corrected)),
             per="day" if PER_DAY.search(corrected) else "hour" if PER_HOUR.search(corrected)
             else None),
