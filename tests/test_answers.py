@@ -347,6 +347,20 @@ def test_a_count_in_words_is_a_count():
 
 
 
+def test_a_name_is_a_word_the_guide_only_writes_with_a_capital():
+    from llama_index.core.schema import TextNode
+
+    from assistant.evidence import names_in
+
+    quotes = ["Telenet's headquarters sit near the station.", "Telenet",
+              "Teams build services in Java and .NET.", "Most offers quote the gross salary."]
+    units = [TextNode(text=q, metadata={"digest": f"names-{k}", "quote": q})
+             for k, q in enumerate(quotes)]
+    # ".NET" is not the word "net"; "station" and "gross" are written in lower case
+    assert names_in(("telenet", "net", "station", "java", "gross", "pizza"), units) == (
+        "telenet", "java")
+
+
 def _sentences(*quotes: str, section: str = "Salary Ranges") -> list:
     from llama_index.core.schema import TextNode
 

@@ -25,6 +25,7 @@ from .evidence import (
     TermWeights,
     default_calibration,
     domain_stems,
+    names_in,
     rank_units,
     speaks_of_country,
     stem,
@@ -287,8 +288,12 @@ class Assistant:
                                                            target.guide.city)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
+        # A technology whose developers are asked about ("React developers") qualifies the
+        # role, like the role's own words: no name the evidence must repeat.
+        qualifiers = {w for form in self.vocabulary.specialists for w in form.distinct}
+        names = names_in(tuple(t for t in query.terms if t not in qualifiers), units)
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
-                          self.calibration, headings, sections, query.form)
+                          self.calibration, headings, sections, query.form, names)
 
     def _answer(self, query: Query, progress: Progress) -> tuple[Answer, dict[str, Ranking]]:
         progress.check()

@@ -35,7 +35,10 @@ country-wide "what do they earn?" whose sentences about the country name no figu
 not answered), "when" a year, month, clock time or duration, and a "day rate" or "hourly"
 amount one stated per day or per hour ("the guide gives salaries gross per year, not day
 rates"), and a comparison asked as a figure ("how much more…?", "what percentage…?") a
-share, or an amount or number where the question allows one.
+share, or an amount or number where the question allows one. A name the question asks
+about (a word the guide only ever writes with a capital: "Telenet", "Euroclear") must be
+named in the best unit's section: a pay table that names no employer does not say what
+Telenet pays.
 
 Both weight vectors and the threshold are fitted on the dev split by `eval/calibrate.py`
 and read from `calibration.json` beside this file: no list of topics or subjects decides
@@ -49,6 +52,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -238,6 +242,34 @@ def _cached_stems(key: str, text: str, stemmer: Any = None) -> frozenset[str]:
     return found
 
 
+# ".NET" keeps its dot: it is not the word "net" ("is that gross or net?").
+CASED_WORD = re.compile(r"(?<![A-Za-z0-9])\.?[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*")
+_CASED: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def cased_words(node: TextNode) -> tuple[frozenset[str], frozenset[str]]:
+    """The words of a unit's quote written with a capital ("Telenet", "AWS") and those
+    written in lower case, normalised: a word a guide only ever capitalises is a name."""
+    key = node.metadata["digest"]
+    found = _CASED.get(key)
+    if found is None:
+        if len(_CASED) > 500_000:
+            _CASED.clear()
+        folded = "".join(ch for ch in unicodedata.normalize("NFKD", node.metadata["quote"])
+                         if not unicodedata.combining(ch))
+        tokens = CASED_WORD.findall(re.sub(r"[-_/’']", " ", folded))
+        found = _CASED[key] = (frozenset(t.lower() for t in tokens if t[0].isupper()),
+                               frozenset(t for t in tokens if not t[0].isupper()))
+    return found
+
+
+def names_in(terms: tuple[str, ...], units: list[TextNode]) -> tuple[str, ...]:
+    """The `terms` the units name: words they write, and only ever with a capital."""
+    cased = [cased_words(node) for node in units]
+    return tuple(t for t in terms if any(t in upper for upper, _ in cased)
+                 and not any(t in lower for _, lower in cased))
+
+
 def unit_stems(node: TextNode) -> frozenset[str]:
     """The stems of a unit's text and heading, computed once per unit. Keyed by the unit's
     digest (its text and metadata), not its id: two corpora may share a guide's file name."""
@@ -303,8 +335,11 @@ def _above_median(scores: dict[str, float]) -> dict[str, float]:
 def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str, float],
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
-               sections: dict[str, float] | None = None, form: Form | None = None) -> Ranking:
-    """Score `units` (one scope's) with the signals above; best first."""
+               sections: dict[str, float] | None = None, form: Form | None = None,
+               names: tuple[str, ...] = ()) -> Ranking:
+    """Score `units` (one scope's) with the signals above; best first. `names` are the
+    question's words that the guide names (`names_in`): the best unit's section must name
+    them too ("what does Telenet pay?" is not answered by a pay table that names no one)."""
     form = form or Form()
     if not units:
         return Ranking([], 0.0)
@@ -418,7 +453,10 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
         calibration.support.get(name, 0.0) * value for name, value in support_signals.items())
     if unstated and form.per:
         support_signals["unstated_per"] = 1.0  # answer.py names the period the guide has
-    if unstated or (wanted and not any(s.signals["count"] for s in scored)):
+    unnamed = [n for n in names if stem(n) not in in_section]
+    if unnamed:
+        support_signals["unnamed"] = 1.0
+    if unstated or unnamed or (wanted and not any(s.signals["count"] for s in scored)):
         support_signals["unstated_count"] = 1.0
         support = min(support, calibration.threshold - 1.0)
     return Ranking(scored, support, support_signals)
