@@ -194,6 +194,18 @@ def test_a_name_the_question_asks_about_is_named_by_the_evidence(corpus_assistan
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("question, expected, forbidden", [
+    # a level names whom the question is about; the junior pay row says nothing of schools
+    ("where do brussels frontend juniors come from? unis, bootcamps?", "ULB", "€"),
+    ("What does a junior frontend developer earn in Brussels?", "€36,450 – €46,820", "€59,740"),
+])
+def test_a_level_draws_its_pay_row_only_for_what_the_row_states(corpus_assistant, question,
+                                                                expected, forbidden):
+    answer = ask_with_eval_guides(corpus_assistant, question, why="the evaluation guides hold these")
+    assert expected in answer.answer and forbidden not in answer.answer, answer.answer
+
+
+@pytest.mark.integration
 def test_gross_or_net_is_not_read_as_the_name_dot_net(corpus_assistant):
     # The Leuven guide writes ".NET" and never "net": the follow-up is about the table.
     assistant, _folders = corpus_assistant

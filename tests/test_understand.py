@@ -23,7 +23,8 @@ def parse(text: str):
     ("entreprises à Anvers", "Antwerp"), ("Brugge", "Bruges"), ("Malines", "Mechelen"),
     ("Luik", "Liège"), ("Liege", "Liège"), ("Namen", "Namur"), ("Hasselt", "Hasselt"),
     ("across Belgium", "Belgium"), ("en Belgique", "Belgium"), ("in België", "Belgium"),
-    ("salary in Leuvn", "Leuven"),
+    ("salary in Leuvn", "Leuven"), ("and a lead, nationally?", "Belgium"),
+    ("landelijk gezien", "Belgium"),
 ])
 def test_places_in_three_languages(text, place):
     assert parse(text).places == (place,)
@@ -268,6 +269,7 @@ def test_a_message_asking_two_things_is_split_in_two(text, parts):
     ("Which companies hire backend developers in Leuven?", ()),
     ("What would a senior backend developer cost me in Leuven?", ("cost",)),
     ("What's the TC for a senior BE engineer in Leuven?", ("tc",)),
+    ("Wat is de loonvork voor een senior data engineer?", ("loonvork",)),
 ])
 def test_the_words_asking_for_an_amount(text, amount):
     query = parse_question(text, VOCAB)

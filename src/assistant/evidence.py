@@ -8,7 +8,8 @@ Every unit (a prose sentence, list item, table row, career-path line or empty se
 - `keyword`: the unit's BM25 score over the scope, relative to the best one;
 - `coverage`: the share of the question's content words, weighted by their IDF over the
   whole corpus, that the unit or its heading contains (a word no guide uses weighs most);
-- `level`: the unit is a table row for a seniority level the question names;
+- `level`: the unit is a table row for a seniority level the question names, and holds one
+  of the question's content words too (or the question has none besides the level);
 - `heading`: cosine of the question and the unit's section heading;
 - `section`: cosine of the question and the unit's whole section (its section chunk);
 - `count`: the question asks "how many" and the unit states a number that is not money
@@ -367,11 +368,15 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
             # "What do they make?": an amount is what "make" asks for, so it counts as found.
             found = found | asked_amount
         found_anywhere |= found
+        coverage = weighed.coverage(found)
         signals = {
             "dense": max(0.0, dense.get(node.node_id, 0.0)),
             "keyword": keyword.get(node.node_id, 0.0) / top_keyword,
-            "coverage": weighed.coverage(found),
-            "level": 1.0 if asked_levels & facts.levels else 0.0,
+            "coverage": coverage,
+            # The level's row, when the row holds something else the question asks too:
+            # "where do juniors come from?" is not asking for the junior pay row.
+            "level": 1.0 if asked_levels & facts.levels
+            and (coverage > 0 or not weighed.weighed) else 0.0,
             # An empty section's unit is its heading already: counting it twice would
             # make every empty section outrank the prose that answers.
             "heading": 0.0 if meta["block"] == "empty"

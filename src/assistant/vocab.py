@@ -72,7 +72,10 @@ PLACES: dict[str, tuple[str, ...]] = {
 }
 
 COUNTRY = "Belgium"
-COUNTRY_ALIASES = ("belgium", "belgie", "belgique", "belgien", "belgian")
+# "Nationally", "nationwide", "landelijk" name the country as a place does ("And a lead,
+# nationally?" continues the subject in the country-wide guide).
+COUNTRY_ALIASES = ("belgium", "belgie", "belgique", "belgien", "belgian", "nationally",
+                   "nationwide", "country wide", "landelijk")
 
 # Localised display names for answers in Dutch and French.
 PLACE_NAMES = {
