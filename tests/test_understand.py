@@ -270,6 +270,9 @@ def test_a_message_asking_two_things_is_split_in_two(text, parts):
     ("What would a senior backend developer cost me in Leuven?", ("cost",)),
     ("What's the TC for a senior BE engineer in Leuven?", ("tc",)),
     ("Wat is de loonvork voor een senior data engineer?", ("loonvork",)),
+    # a Belgian recruiter's salary budget, and the range's ends
+    ("What envelope should I ask HR for to hire a senior backend developer?", ("envelope",)),
+    ("What's the lowest and highest figure for backend developers in Leuven?", ("figure",)),
 ])
 def test_the_words_asking_for_an_amount(text, amount):
     query = parse_question(text, VOCAB)

@@ -78,7 +78,8 @@ DESCRIBES_ROLE = re.compile(r"^(?:what (?:does|do) .+ do\b|wat (?:doet|doen) |qu
 # count or a list of names, never a gate.
 # "What would a senior cost?" asks one; "the cost of living" names what costs.
 AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*|wages?|comp|"
-                    r"costs?(?! of)|tc|compensation|package|budget|verdien\w*|loon\w*|lonen|"
+                    r"costs?(?! of)|tc|compensation|package|budget|envelope|enveloppe|"
+                    r"figures?|verdien\w*|loon\w*|lonen|"
                     r"salaris\w*|betaal\w*|gagne\w*|salaire\w*|remuner\w*|paye\w*)\b")
 # "How much cheaper than Brussels?" asks for a difference (a share, a relation), which a
 # sentence comparing the two places states and a pay table does not: no amount form.
