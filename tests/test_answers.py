@@ -353,12 +353,15 @@ def test_a_name_is_a_word_the_guide_only_writes_with_a_capital():
     from assistant.evidence import names_in
 
     quotes = ["Telenet's headquarters sit near the station.", "Telenet",
-              "Teams build services in Java and .NET.", "Most offers quote the gross salary."]
-    units = [TextNode(text=q, metadata={"digest": f"names-{k}", "quote": q})
+              "Teams build services in Java and .NET.", "Most offers quote the gross salary.",
+              "imec", "imec partners with the university."]
+    units = [TextNode(text=q, metadata={"digest": f"names-{k}", "quote": q,
+                                        "block": "item" if k in (1, 4) else "sentence"})
              for k, q in enumerate(quotes)]
-    # ".NET" is not the word "net"; "station" and "gross" are written in lower case
-    assert names_in(("telenet", "net", "station", "java", "gross", "pizza"), units) == (
-        "telenet", "java")
+    # ".NET" is not the word "net"; "station" and "gross" are written in lower case; "imec"
+    # is a whole item of a list
+    assert names_in(("telenet", "net", "station", "java", "gross", "pizza", "imec"), units) == (
+        "telenet", "java", "imec")
 
 
 def _sentences(*quotes: str, section: str = "Salary Ranges") -> list:

@@ -182,6 +182,7 @@ def test_a_comparison_asked_as_a_figure_is_answered_only_by_evidence_stating_one
     # the pay table names no employer: no employer's pay
     ("How much does Telenet pay its senior data engineers in Mechelen?", True),
     ("What does Euroclear pay a senior Angular developer?", True),
+    ("How much does imec pay its backend engineers?", True),  # an item of a list, lower case
     # the sentence that answers names it
     ("What does Materialise do in Leuven?", False),
     ("Is Telenet headquartered in Mechelen?", False),

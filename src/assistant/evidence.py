@@ -265,10 +265,13 @@ def cased_words(node: TextNode) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def names_in(terms: tuple[str, ...], units: list[TextNode]) -> tuple[str, ...]:
-    """The `terms` the units name: words they write, and only ever with a capital."""
+    """The `terms` the units name: words they only ever write with a capital, or that make
+    a whole item of a list ("imec" in a list of employers)."""
     cased = [cased_words(node) for node in units]
-    return tuple(t for t in terms if any(t in upper for upper, _ in cased)
-                 and not any(t in lower for _, lower in cased))
+    items = {normalize(node.metadata["quote"]) for node in units
+             if node.metadata.get("block") == "item"}
+    return tuple(t for t in terms if t in items or (any(t in upper for upper, _ in cased)
+                                                    and not any(t in lower for _, lower in cased)))
 
 
 def unit_stems(node: TextNode) -> frozenset[str]:
