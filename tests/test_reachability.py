@@ -207,6 +207,16 @@ def test_a_level_draws_its_pay_row_only_for_what_the_row_states(corpus_assistant
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("question, expected", [
+    ("Hoeveel lager liggen de kantoorhuren in Mechelen dan in het centrum van Brussel?", "35%"),
+    ("Moeten data engineers in Mechelen Nederlands spreken, en op welk niveau?", "B2"),
+])
+def test_a_dutch_compound_is_read_by_its_parts(corpus_assistant, question, expected):
+    answer = ask_with_eval_guides(corpus_assistant, question, why="the evaluation guides hold these")
+    assert not answer.abstained and expected in answer.answer, answer.answer
+
+
+@pytest.mark.integration
 def test_gross_or_net_is_not_read_as_the_name_dot_net(corpus_assistant):
     # The Leuven guide writes ".NET" and never "net": the follow-up is about the table.
     assistant, _folders = corpus_assistant

@@ -364,6 +364,20 @@ def test_an_amount_per_day_or_hour(text, per):
     assert parse_question(text, VOCAB).form.per == per
 
 
+@pytest.mark.parametrize("word, english", [
+    ("kantoorhuren", "office rents"),  # a Dutch compound whose parts the gloss knows
+    ("thuiswerkdagen", "home working days"),
+    ("kostenvoordelen", "costs benefits advantages"),
+    ("salaris", "salary"),
+    ("kantoorplanten", "kantoorplanten"),  # one part unknown: the word itself
+    ("hub", "hub"),
+])
+def test_a_dutch_or_french_word_is_glossed_whole_or_by_its_parts(word, english):
+    from assistant.vocab import gloss
+
+    assert gloss(word) == english
+
+
 @pytest.mark.parametrize("text, figure", [
     ("What percentage of frontend developers in Brussels freelance?", "share"),
     ("Welk percentage van de testers werkt als freelancer?", "share"),

@@ -32,6 +32,7 @@ from .vocab import (
     correct_typos,
     detect_language,
     fold_role_spellings,
+    gloss,
     normalize,
     singular,
     words,
@@ -403,8 +404,8 @@ def parse(text: str, vocabulary: Vocabulary) -> Query:
     search = " ".join(t for t in tokens if t not in place_words
                       and singular(t) not in role_words and t not in role_words)
     if detected in ("nl", "fr"):  # retrieval reads English: gloss the words it knows
-        search = " ".join(GLOSS.get(t, t) for t in search.split())
-        terms = tuple(dict.fromkeys(w for t in terms for w in GLOSS.get(t, t).split()
+        search = " ".join(gloss(t) for t in search.split())
+        terms = tuple(dict.fromkeys(w for t in terms for w in gloss(t).split()
                                     if w not in STOPWORDS))
     return Query(
         form=Form(
@@ -474,7 +475,7 @@ def counted_words(text: str, lang: str | None) -> tuple[str, ...]:
             break
         counted.append(word)
     if lang in ("nl", "fr"):
-        counted = [w for word in counted for w in GLOSS.get(word, word).split()]
+        counted = [w for word in counted for w in gloss(word).split()]
     return tuple(counted)
 
 

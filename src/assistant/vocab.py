@@ -355,4 +355,23 @@ GLOSS = {
     "langages": "languages", "utilisent": "use", "espaces": "spaces", "incubateurs": "incubators",
     "teletravail": "remote working", "avantages": "benefits advantages",
     "preavis": "notice period", "croissance": "growth", "delai": "time",
+    "outil": "tool", "outillage": "tools", "formation": "training", "loyers": "rents",
+    "bureaux": "offices", "bureau": "office", "quotidien": "daily", "infra": "infrastructure",
+    # Dutch again: parts of compounds too ("kantoorhuren", "thuiswerkdagen"; see `gloss`)
+    "kantoor": "office", "kantoren": "offices", "huren": "rents", "huur": "rent",
+    "dagen": "days", "dag": "day", "niveau": "level", "nederlands": "dutch",
+    "frans": "french", "engels": "english", "spreken": "speak",
 }
+
+
+def gloss(word: str) -> str:
+    """`word` in English when the gloss knows it, or knows both parts of it (a Dutch
+    compound: "kantoorhuren" is "office rents"); else the word itself."""
+    known = GLOSS.get(word)
+    if known is not None:
+        return known
+    for cut in range(len(word) - 3, 2, -1):
+        head, tail = word[:cut], word[cut:]
+        if head in GLOSS and tail in GLOSS:
+            return f"{GLOSS[head]} {GLOSS[tail]}"
+    return word
