@@ -51,6 +51,12 @@ SMALLTALK = {
         r"who are you|wat kan je( doen)?|wat kun je( doen)?|hulp|que peux tu faire|"
         r"que sais tu faire|aide|de quoi parles tu)\W*$"),
 }
+# "Thanks! And in Brussels?", "OK, what do seniors earn?": a courtesy before the question
+# is no part of it (its words would be taken for the question's subject).
+ACKNOWLEDGEMENT = re.compile(r"^(ok|okay|oke|nice|great|perfect|super|cool|good|top|right|"
+                             r"alright|got it|i see|parfait|tres bien|d accord|prima|goed|mooi|"
+                             r"fijn|oh|ah)\W*$")
+LEADING_CLAUSE = re.compile(r"^\s*([^.!?,;:]{1,40}?)\s*[.!?,;:]+\s+(?=\S)")
 INJECTION = re.compile(
     r"ignore (all |any |your |the |previous |prior |above )+(instructions|rules|prompts?)|"
     r"disregard (all |your |the |previous )+|system prompt|you are now|pretend (to be|you)|"
@@ -65,7 +71,7 @@ FOLLOWUP_COMPARE = re.compile(r"\b(compare|compared|vs|versus|than|vergeleken|pa
 # "Is that gross or net?", "Does that include bonuses?": a turn that points back at the
 # previous answer asks about its evidence, so it keeps the previous subject and adds its own.
 POINTS_BACK = re.compile(r"^(?:and |so |but )?(?:(?:is|are|was|were|does|do|did|would|will) "
-                         r"(?:that|this|it|these|those|they)|that|those|these|"
+                         r"(?:that|this|it|these|those)|that|those|these|"
                          r"(?:is|zijn|was) (?:dat|die|het)|(?:est ce que )?(?:c est|ce sont|ca))\b")
 # A question for a count prefers evidence that has a number (see evidence.py's "count").
 COUNT = re.compile(r"\b(how many|number of|how big|how large|hoeveel(?! (?:\w+er|meer|minder)\b)|aantal|"
@@ -347,6 +353,12 @@ def _level_span(corrected: str, levels: list[str]) -> list[str]:
 @lru_cache(maxsize=4096)
 def parse(text: str, vocabulary: Vocabulary) -> Query:
     """Slots of one message, without any conversation context."""
+    lead = LEADING_CLAUSE.match(text)
+    if lead and len(text) > lead.end():
+        clause = normalize(lead.group(1))
+        if ACKNOWLEDGEMENT.match(clause) or any(SMALLTALK[kind].match(clause)
+                                               for kind in ("greeting", "thanks")):
+            return parse(text[lead.end():], vocabulary)
     detected = detect_language(text)
     folded = fold_role_spellings(normalize(text))
     raw_tokens = words(folded)
