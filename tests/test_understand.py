@@ -144,6 +144,12 @@ def test_a_courtesy_before_the_question_is_no_part_of_it(text, rest):
     assert parse(text) == parse(rest)
 
 
+def test_asking_why_of_the_previous_subject_continues_it():
+    earlier = turns("How much has demand for cloud engineers grown in Belgium?")
+    query = understand("What is driving it?", earlier, VOCAB)
+    assert query.form.reason and "demand" in query.terms and "driving" not in query.terms
+
+
 def test_they_is_the_people_not_the_previous_answer():
     # "Do they get a company car?" asks about the developers; "does that…" about the answer
     earlier = turns("Which companies hire data engineers in Mechelen?")

@@ -124,7 +124,9 @@ ASIDE = re.compile(r"\b(?:besides|beyond|apart from|aside from|other than|except
                    r"wie|waar|hoe|quel\w*|qui|ou|comment)\b))")
 # "Why is it hard to hire seniors?" asks for a reason, which prose gives and a table or a
 # list of names does not (evidence.py's "reason").
-WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes)\b")
+WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes|what s driving|what drives|"
+                 r"what is driving|what s behind|what is behind|reason for|reasons for)\b")
+WHY_WORDS = {"driving", "drives", "behind", "reason", "reasons", "makes"}
 # "How long does it take…?" is answered by a duration (evidence.py verifies).
 HOW_LONG = re.compile(r"\b(?:how long|hoe lang|combien de temps)\b")
 # "When was KU Leuven founded?", "What time does the boat leave?": a time or date is asked,
@@ -513,7 +515,8 @@ def merge(query: Query, context: Query | None) -> Query:
     if not named_role:
         roles, unknown_roles = context.roles, context.unknown_roles
     # "How does that compare with Antwerp?": comparing is a slot, not a subject of its own.
-    own_subject = any(not COMPARE.fullmatch(t) for t in query.terms)
+    # Nor is asking why of it ("What's driving it?", "And the reason?").
+    own_subject = any(not COMPARE.fullmatch(t) and t not in WHY_WORDS for t in query.terms)
     points_back = bool(POINTS_BACK.match(normalize(query.text)))
     terms = query.terms if own_subject else context.terms
     search = query.search_text if own_subject else " ".join(
