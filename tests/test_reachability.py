@@ -195,6 +195,21 @@ def test_a_name_the_question_asks_about_is_named_by_the_evidence(corpus_assistan
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("question, expected", [
+    ("How much does Telenet pay its senior data engineers in Mechelen?",
+     "gives salaries for data engineers in Mechelen as a whole; it names no figure for Telenet."),
+    ("Combien paie Euroclear un développeur frontend senior à Bruxelles ?",
+     "il ne donne aucun chiffre pour Euroclear"),
+    # a level the table lacks is the table's own note
+    ("What is a head of quality paid in Lier?", "gives no lead salary; it lists Junior"),
+])
+def test_a_pay_question_about_a_name_says_what_the_table_gives(corpus_assistant, question,
+                                                               expected):
+    answer = ask_with_eval_guides(corpus_assistant, question, why="the evaluation guides hold these")
+    assert answer.abstained and expected in answer.answer, answer.answer
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("question, expected, forbidden", [
     # a level names whom the question is about; the junior pay row says nothing of schools
     ("where do brussels frontend juniors come from? unis, bootcamps?", "ULB", "€"),

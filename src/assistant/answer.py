@@ -15,6 +15,7 @@ non-abstained answer cites the lines it used, so every number in it can be found
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from .catalogue import Catalogue, Gap, Route, Target
@@ -348,6 +349,13 @@ def _sentence_naming_an_item(ranking: Ranking, query: Query) -> Scored | None:
     return None
 
 
+def _as_written(guide: Guide, names: tuple[str, ...]) -> str:
+    """The names as the guide writes them ("telenet" → "Telenet")."""
+    text = " ".join(section.text for section in guide.sections)
+    return " ".join(next((found.group() for found in re.finditer(
+        rf"(?<![\w.]){re.escape(name)}(?!\w)", text, re.IGNORECASE)), name) for name in names)
+
+
 def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: float) -> Part:
     """Render one guide's best evidence, or say the guide does not cover the question."""
     guide, lang = target.guide, query.lang
@@ -362,6 +370,16 @@ def evidence_part(target: Target, query: Query, ranking: Ranking, threshold: flo
             return Part(say("no_rate", lang, title=guide.title,
                             period=period_phrase(rows[0].period, lang),
                             rates=word(f"{query.form.per}_rates", lang)), grounded=False)
+    if ranking.unnamed and best.block in ("row", "table") and query.form.amount:
+        # "What does Telenet pay?" of a pay table that names no employer: say what it gives,
+        # or which levels it has when it has none of those asked ("a head of quality").
+        chosen, missing = _rows_for_levels(guide.salary_rows(), query.levels)
+        if not missing:
+            return Part(say("no_named_pay", lang, title=guide.title,
+                            role=role_phrase(guide.role), place=_place(target, lang),
+                            named=_as_written(guide, ranking.unnamed)), grounded=False)
+        if not chosen and section is not None:
+            return salary_part(target, query, section, best.score)
     if ranking.support < threshold or section is None:
         return _not_covered(guide, lang, closest=best.section)
     if best.block == "empty":

@@ -196,6 +196,7 @@ class Ranking:
     units: list[Scored]
     support: float
     signals: dict[str, float] = field(default_factory=dict)  # what support was computed from
+    unnamed: tuple[str, ...] = ()  # names the question asks about that the evidence lacks
 
     @property
     def best(self) -> Scored | None:
@@ -467,7 +468,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     if unstated or unnamed or (wanted and not any(s.signals["count"] for s in scored)):
         support_signals["unstated_count"] = 1.0
         support = min(support, calibration.threshold - 1.0)
-    return Ranking(scored, support, support_signals)
+    return Ranking(scored, support, support_signals, tuple(unnamed))
 
 
 def speaks_of_country(text: str, country: tuple[str, ...], city: str | None) -> bool:

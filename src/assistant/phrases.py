@@ -111,6 +111,14 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "nl": "De gids {title} geeft salarissen {period}, geen {rates}.",
         "fr": "Le guide {title} donne des salaires {period}, pas de {rates}.",
     },
+    "no_named_pay": {
+        "en": "The {title} guide gives salaries for {role} in {place} as a whole; it names "
+              "no figure for {named}.",
+        "nl": "De gids {title} geeft salarissen voor {role} in {place} als geheel; hij noemt "
+              "geen bedrag voor {named}.",
+        "fr": "Le guide {title} donne les salaires des {role} à {place} dans leur ensemble ; "
+              "il ne donne aucun chiffre pour {named}.",
+    },
     "day_rates": {"en": "day rates", "nl": "dagtarieven", "fr": "taux journaliers"},
     "hour_rates": {"en": "hourly rates", "nl": "uurtarieven", "fr": "taux horaires"},
     "missing_levels": {

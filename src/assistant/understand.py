@@ -87,7 +87,7 @@ DESCRIBES_ROLE = re.compile(r"^(?:what (?:does|do) .+ do\b|wat (?:doet|doen) |qu
 AMOUNT = re.compile(r"\b(how much|earn\w*|make|makes|made|paid|pay|pays|salar\w*|wages?|comp|"
                     r"costs?(?! of)|tc|compensation|package|budget|envelope|enveloppe|"
                     r"figures?|verdien\w*|loon\w*|lonen|"
-                    r"salaris\w*|betaal\w*|gagne\w*|salaire\w*|remuner\w*|paye\w*)\b")
+                    r"salaris\w*|betaal\w*|gagne\w*|salaire\w*|remuner\w*|paye\w*|paie\w*|paient)\b")
 # "How much cheaper than Brussels?" asks for a difference (a share, a relation), which a
 # sentence comparing the two places states and a pay table does not: no amount form.
 COMPARES = re.compile(r"\b(?:how much (?:\w+er|more|less)|by how much|(?:cheap|high|low|expensive)\w* than|"
