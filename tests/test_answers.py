@@ -364,6 +364,26 @@ def test_a_name_is_a_word_the_guide_only_writes_with_a_capital():
         "telenet", "java", "imec")
 
 
+def test_a_comparison_with_a_place_is_answered_by_evidence_naming_that_place():
+    from llama_index.core.schema import TextNode
+
+    from assistant.evidence import TermWeights, default_calibration, rank_units
+    from assistant.understand import Form
+
+    quotes = {"Market Demand": "Demand rose by about 9% last year, driven by the port.",
+              "Why Hire": "Salaries run about 6% below Brussels for the same level."}
+    units = [TextNode(text=q, id_=section, metadata={
+        "digest": f"compared-{section}", "quote": q, "block": "sentence", "section": section,
+        "guide": "g", "order": k, "position": 0}) for k, (section, q) in enumerate(quotes.items())]
+    # the heading draws the market sentence first; "than in Brussels?" asks for the other
+    ranking = rank_units(units, {"Market Demand": 0.3, "Why Hire": 0.3}, {},
+                         ("cheaper", "brussels"), (), TermWeights(list(quotes.values())),
+                         default_calibration(),
+                         headings={"Market Demand": 0.25, "Why Hire": 0.1, "Other": 0.1},
+                         form=Form(relation=True, figure="number"), compared=("brussels",))
+    assert ranking.best.section == "Why Hire"
+
+
 def _sentences(*quotes: str, section: str = "Salary Ranges") -> list:
     from llama_index.core.schema import TextNode
 

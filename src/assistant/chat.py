@@ -292,8 +292,9 @@ class Assistant:
         # role, like the role's own words: no name the evidence must repeat.
         qualifiers = {w for form in self.vocabulary.specialists for w in form.distinct}
         names = names_in(tuple(t for t in query.terms if t not in qualifiers), units)
+        compared = names_in(terms[len(query.terms):], units) if query.form.relation else ()
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
-                          self.calibration, headings, sections, query.form, names)
+                          self.calibration, headings, sections, query.form, names, compared)
 
     def _answer(self, query: Query, progress: Progress) -> tuple[Answer, dict[str, Ranking]]:
         progress.check()

@@ -341,10 +341,12 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
                terms: tuple[str, ...], levels: tuple[str, ...], weights: TermWeights,
                calibration: Calibration, headings: dict[str, float] | None = None,
                sections: dict[str, float] | None = None, form: Form | None = None,
-               names: tuple[str, ...] = ()) -> Ranking:
+               names: tuple[str, ...] = (), compared: tuple[str, ...] = ()) -> Ranking:
     """Score `units` (one scope's) with the signals above; best first. `names` are the
     question's words that the guide names (`names_in`): the best unit's section must name
-    them too ("what does Telenet pay?" is not answered by a pay table that names no one)."""
+    them too ("what does Telenet pay?" is not answered by a pay table that names no one).
+    `compared` are the places the question compares with that the guide names: evidence
+    naming them goes first ("cheaper than Brussels?")."""
     form = form or Form()
     if not units:
         return Ranking([], 0.0)
@@ -400,9 +402,17 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     # duration, "how much" by an amount (unless it asks why), "when" by a time or date. The
     # best of the top units that states one goes first; when none does, the guide does not
     # say (below), whatever else the evidence shares with the question.
+    # A place the question compares with ("cheaper than in Brussels?") is named by the
+    # evidence that compares with it.
+    section_stems: dict[str, set[str]] = {}
+    for unit in scored:
+        section_stems.setdefault(unit.section, set()).update(unit_stems(unit.node))
+    compared_stems = {stem(place) for place in compared}
+
     def states(unit: Scored) -> bool:
         facts = unit_facts(unit.node)
-        return ((not form.counted or bool(unit.signals["count"]))
+        return (compared_stems <= section_stems[unit.section]
+                and (not form.counted or bool(unit.signals["count"]))
                 and (not form.duration or facts.duration)
                 and (not form.amount or form.reason or facts.money)
                 and (not form.when or facts.dated)
@@ -437,10 +447,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     # What the question asks beyond an amount ("Telenet" in "what does Telenet pay?"), found
     # anywhere in the best unit's section: a pay table answers pay, not pensions or a gap.
     beyond = tuple(t for t in terms if t not in form.amount_words)
-    in_section: set[str] = set()
-    for unit in scored:
-        if unit.section == best.section:
-            in_section |= unit_stems(unit.node)
+    in_section = section_stems[best.section]
     support_signals = {
         "dense": best.signals["dense"],
         "section_coverage": weights.coverage(beyond, in_section) if beyond else 1.0,
