@@ -395,6 +395,7 @@ def test_an_amount_per_day_or_hour(text, per):
     ("thuiswerkdagen", "home working days"),
     ("kostenvoordelen", "costs benefits advantages"),
     ("salaris", "salary"),
+    ("welk", "which"),  # "welk niveau", beside "welke"
     ("kantoorplanten", "kantoorplanten"),  # one part unknown: the word itself
     ("hub", "hub"),
 ])

@@ -360,7 +360,8 @@ GLOSS = {
     # Dutch again: parts of compounds too ("kantoorhuren", "thuiswerkdagen"; see `gloss`)
     "kantoor": "office", "kantoren": "offices", "huren": "rents", "huur": "rent",
     "dagen": "days", "dag": "day", "niveau": "level", "nederlands": "dutch",
-    "frans": "french", "engels": "english", "spreken": "speak",
+    "frans": "french", "engels": "english", "spreken": "speak", "welk": "which",
+    "vragen": "ask", "vraagt": "asks", "rollen": "roles", "rol": "role",
 }
 
 
