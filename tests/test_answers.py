@@ -384,6 +384,17 @@ def test_a_comparison_with_a_place_is_answered_by_evidence_naming_that_place():
     assert ranking.best.section == "Why Hire"
 
 
+@pytest.mark.parametrize("role, phrase", [
+    ("Backend Developers", "backend developers"), ("Java Developers", "Java developers"),
+    ("QA Engineers", "QA engineers"), (".NET Developers", ".NET developers"),
+    ("Site Reliability Engineers", "site reliability engineers"),
+])
+def test_a_role_in_running_text_keeps_its_names_capital(role, phrase):
+    from assistant.phrases import role_phrase
+
+    assert role_phrase(role) == phrase
+
+
 def _sentences(*quotes: str, section: str = "Salary Ranges") -> list:
     from llama_index.core.schema import TextNode
 

@@ -7,7 +7,7 @@ guide wrote it; only the frame around it is translated.
 
 from __future__ import annotations
 
-from .vocab import PLACE_NAMES
+from .vocab import PLACE_NAMES, SPECIALISTS
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "other_part": {
@@ -245,9 +245,16 @@ def join_items(items: list[str], lang: str) -> str:
     return f"{', '.join(items[:-1])} {word('and', lang)} {items[-1]}"
 
 
+# A technology's name keeps its capital in running text ("Java developers"), unlike a
+# title's common words ("backend developers").
+_TECH_NAMES = {name.split()[0] for name in SPECIALISTS}
+
+
 def role_phrase(role: str) -> str:
-    """ "Backend Developers" -> "backend developers"; acronyms and ".NET" stay as written."""
-    return " ".join(w.lower() if w[:1].isupper() and w[1:].islower() else w for w in role.split())
+    """ "Backend Developers" -> "backend developers"; acronyms, ".NET" and "Java" stay as
+    written."""
+    return " ".join(w.lower() if w[:1].isupper() and w[1:].islower() and w not in _TECH_NAMES
+                    else w for w in role.split())
 
 
 def role_singular(role: str) -> str:
