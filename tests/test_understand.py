@@ -65,6 +65,8 @@ def test_levels(text, levels):
     # closed by the question that follows instead of a comma
     ("besides salary what do brussels frontend employers throw in? meal vouchers etc",
      {"salary"}, {"employers", "meal", "vouchers"}),
+    # or by the end of the question
+    ("Who hires backend developers in Leuven besides imec?", {"imec"}, {"hires"}),
 ])
 def test_an_aside_is_not_the_subject(text, absent, kept):
     # "Besides X, …" names what the question is not about; without a comma or a question
@@ -72,6 +74,11 @@ def test_an_aside_is_not_the_subject(text, absent, kept):
     query = parse(text)
     assert not absent & set(query.terms) and kept <= set(query.terms) | set(query.search_text.split())
     assert not query.form.amount or not absent
+
+
+def test_a_place_in_an_aside_is_not_the_place_asked():
+    assert parse("Where do Leuven backend candidates come from besides Belgium?").places == (
+        "Leuven",)
 
 
 @pytest.mark.parametrize("text, role", [

@@ -118,10 +118,11 @@ YES_NO = re.compile(r"^(?:do|does|did|is|are|was|were|can|could|will|would|shoul
 ASIDE = re.compile(r"\b(?:besides|beyond|apart from|aside from|other than|except(?: for)?|"
                    r"excluding|naast|behalve|buiten|afgezien van|en dehors d[eu]s?|a part|"
                    r"hormis|outre)\s+((?:[\w.']+\s+){0,3}[\w.']+)"
-                   # closed by a comma, or by the question that follows it ("besides salary
-                   # what do they get?")
-                   r"(?:\s*[,;]|\s+(?=(?:what|which|who|where|how|do|does|is|are|can|wat|welke|"
-                   r"wie|waar|hoe|quel\w*|qui|ou|comment)\b))")
+                   # closed by a comma, by the question that follows it ("besides salary
+                   # what do they get?"), or by the end of the question ("who hires besides
+                   # imec?")
+                   r"(?:\s*[,;]|\s*[?!.]*\s*$|\s+(?=(?:what|which|who|where|how|do|does|is|are|"
+                   r"can|wat|welke|wie|waar|hoe|quel\w*|qui|ou|comment)\b))")
 # "Why is it hard to hire seniors?" asks for a reason, which prose gives and a table or a
 # list of names does not (evidence.py's "reason").
 WHY = re.compile(r"\b(?:why|waarom|pourquoi|how come|what makes|what s driving|what drives|"
