@@ -163,6 +163,9 @@ class Assistant:
         corpus_words = frozenset(w for text in unit_texts for w in words(text))
         self.vocabulary = vocabulary_for(tuple(self.catalogue.roles),
                                          tuple(g.city for g in guides if g.city), corpus_words)
+        # A technology whose developers are asked about ("React developers") qualifies the
+        # role, like the role's own words: no name the evidence must repeat.
+        self._qualifiers = {w for form in self.vocabulary.specialists for w in form.distinct}
 
     def load_model(self) -> float:
         """Load the embedding model now (it otherwise loads on the first question) and return
@@ -288,10 +291,7 @@ class Assistant:
                                                            target.guide.city)]
         headings = self.retriever.heading_scores(target.guide.key, embedding)
         sections = self.retriever.section_scores(target.guide.key, embedding)
-        # A technology whose developers are asked about ("React developers") qualifies the
-        # role, like the role's own words: no name the evidence must repeat.
-        qualifiers = {w for form in self.vocabulary.specialists for w in form.distinct}
-        names = names_in(tuple(t for t in query.terms if t not in qualifiers), units)
+        names = names_in(tuple(t for t in query.terms if t not in self._qualifiers), units)
         compared = names_in(terms[len(query.terms):], units) if query.form.relation else ()
         return rank_units(units, dense, keyword, terms, query.levels, self.term_weights,
                           self.calibration, headings, sections, query.form, names, compared)

@@ -405,13 +405,19 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     # A place the question compares with ("cheaper than in Brussels?") is named by the
     # evidence that compares with it.
     section_stems: dict[str, set[str]] = {}
-    for unit in scored:
-        section_stems.setdefault(unit.section, set()).update(unit_stems(unit.node))
+
+    def stems_of_section(section: str) -> set[str]:  # read only for the sections checked
+        found = section_stems.get(section)
+        if found is None:
+            found = section_stems[section] = set().union(
+                *(unit_stems(u.node) for u in scored if u.section == section))
+        return found
+
     compared_stems = {stem(place) for place in compared}
 
     def states(unit: Scored) -> bool:
         facts = unit_facts(unit.node)
-        return (compared_stems <= section_stems[unit.section]
+        return ((not compared_stems or compared_stems <= stems_of_section(unit.section))
                 and (not form.counted or bool(unit.signals["count"]))
                 and (not form.duration or facts.duration)
                 and (not form.amount or form.reason or facts.money)
@@ -447,7 +453,7 @@ def rank_units(units: list[TextNode], dense: dict[str, float], keyword: dict[str
     # What the question asks beyond an amount ("Telenet" in "what does Telenet pay?"), found
     # anywhere in the best unit's section: a pay table answers pay, not pensions or a gap.
     beyond = tuple(t for t in terms if t not in form.amount_words)
-    in_section = section_stems[best.section]
+    in_section = stems_of_section(best.section)
     support_signals = {
         "dense": best.signals["dense"],
         "section_coverage": weights.coverage(beyond, in_section) if beyond else 1.0,
