@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from .catalogue import Catalogue, Gap, Route, Target
 from .chunks import sentences_of
 from .corpus import BULLET, LIST_TOPICS, Guide, SalaryRow, Section, parse_salary_table
-from .evidence import Ranking, Scored, stem, stems
+from .evidence import Ranking, Scored, quote_stems, stem, stems
 from .phrases import (
     join_items,
     period_phrase,
@@ -264,9 +264,9 @@ def sentence_part(target: Target, query: Query, ranking: Ranking) -> Part:
     # the best one lacks ("the stack? CI, IaC, scripting": CI in one sentence, scripting
     # in the next).
     asked = {stem(t) for t in query.terms}
-    missing = asked - stems(best.meta["quote"])
+    missing = asked - quote_stems(best.node)
     same = [u for u in nearby if u.score >= SECOND_SENTENCE_SHARE * best.score
-            or missing & stems(u.meta["quote"])]
+            or missing & quote_stems(u.node)]
     chosen = _with_references(sorted([best, *same[:1]], key=lambda u: u.meta["position"]),
                               ranking)
     if _asks_for_the_section(query, best.section, ranking):
@@ -309,7 +309,7 @@ def _asks_for_the_section(query: Query, heading: str, ranking: Ranking) -> bool:
     section_stems = set(heading_stems)
     for unit in ranking.units:
         if unit.section == heading:
-            section_stems |= stems(unit.meta["quote"])
+            section_stems |= quote_stems(unit.node)
     held = {stem(t) for t in query.terms} & section_stems
     return bool(held) and held <= heading_stems
 
